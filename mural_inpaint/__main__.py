@@ -1,0 +1,3 @@
+from mural_inpaint.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""Command line: ``python -m mural_inpaint restore|describe|models``.
+
+Exit codes: 0 success, 2 bad input or unavailable model (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from mural_inpaint.errors import InputError, MuralXGANError
+
+
+def _pairs(input_path: Path, mask_path: Path) -> list[tuple[Path, Path, str]]:
+    """(image, mask, stem) pairs: one file each, or two folders matched by file stem."""
+    from mural_inpaint.imaging import list_images
+
+    if input_path.is_dir() != mask_path.is_dir():
+        raise InputError("INPUT and --mask must both be files or both be folders.")
+    if not input_path.is_dir():
+        return [(input_path, mask_path, input_path.stem)]
+    images, masks = list_images(input_path), list_images(mask_path)
+    if not images:
+        raise InputError(f"{input_path}: no images (PNG, JPEG, TIFF, WebP, BMP) in this folder.")
+    missing = sorted(set(images) - set(masks))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(f"{mask_path}: no mask for {shown} (masks are matched to images by file name stem).")
+    return [(images[stem], masks[stem], stem) for stem in images]
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mural_inpaint.imaging import save_png
+    from mural_inpaint.pipeline import RestorationPipeline
+
+    pairs = _pairs(Path(args.input), Path(args.mask))
+    batch = Path(args.input).is_dir()
+    output = Path(args.output)
+    if batch and output.suffix:
+        raise InputError(f"{output}: with folders as INPUT, --output must be a folder.")
+    options = {"checkpoint": args.checkpoint, "revision": args.revision} if args.checkpoint else {}
+    pipeline = RestorationPipeline(args.model, restorer_options=options, captioner=args.captioner)
+    print(f"restorer: {pipeline.restorer.name}", file=sys.stderr)
+    for image_path, mask_path, stem in tqdm(pairs, desc="restoring", unit="image", disable=not batch):
+        start = time.perf_counter()
+        result = pipeline.restore(image_path, mask_path, caption=args.caption, seed=args.seed)
+        target = output / f"{stem}.png" if batch else output.with_suffix(".png") if not output.suffix else output
+        save_png(result.image, target)
+        provenance = result.provenance | {"input": str(image_path), "mask": str(mask_path)}
+        target.with_suffix(".json").write_text(json.dumps(provenance, indent=2, default=str))
+        if not batch:
+            height, width = result.image.shape[:2]
+            print(f"wrote {target} ({width}x{height}, {result.provenance['damaged_percent']:.1f}% damaged, "
+                  f"{time.perf_counter() - start:.2f} s)")
+            print(f"caption: {result.caption}")
+    if batch:
+        print(f"wrote {len(pairs)} restorations to {output}")
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from mural_inpaint.pipeline import describe
+
+    result = describe(args.input, args.mask, args.captioner)
+    if args.json:
+        print(json.dumps({"text": result.text, "captioner": result.captioner, "notes": result.notes,
+                          **result.description.to_dict()}, indent=2))
+    else:
+        print(result.text)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from mural_inpaint.pipeline import default_restorer_name
+    from mural_inpaint.restorers import RESTORERS
+    from mural_inpaint.restorers.gan import default_checkpoint
+
+    default = default_restorer_name()
+    for entry in RESTORERS.entries():
+        marker = " (default)" if entry.name == default else ""
+        status = ""
+        if entry.name == "muralxgan":
+            checkpoint = default_checkpoint()[0]
+            status = f" [checkpoint: {checkpoint}]" if checkpoint else " [unavailable: no checkpoint configured]"
+        print(f"{entry.name}{marker}: {entry.summary}{status}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mural_inpaint", description="Restore damaged mural photos.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    restore = commands.add_parser("restore", help="restore damaged areas marked by a mask")
+    restore.add_argument("input", help="mural photo, or a folder of photos")
+    restore.add_argument("--mask", required=True, help="damage mask (white/1 = damage), or a folder matched by stem")
+    restore.add_argument("--output", required=True, help="output PNG, or a folder for batches")
+    restore.add_argument("--model", default=None, help="restorer name (see `models`); default: the best available")
+    restore.add_argument("--checkpoint", default=None, help="MuralXGAN checkpoint folder or Hub repo id")
+    restore.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --checkpoint")
+    restore.add_argument("--caption", default=None, help="damage description to use instead of the automatic one")
+    restore.add_argument("--captioner", default="auto", help="auto, describer or blip2")
+    restore.add_argument("--seed", type=int, default=0)
+    restore.set_defaults(run=_restore)
+    describe = commands.add_parser("describe", help="print the damage description")
+    describe.add_argument("input")
+    describe.add_argument("--mask", required=True)
+    describe.add_argument("--captioner", default="auto")
+    describe.add_argument("--json", action="store_true", help="structured output")
+    describe.set_defaults(run=_describe)
+    models = commands.add_parser("models", help="list restorers")
+    models.set_defaults(run=_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except MuralXGANError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

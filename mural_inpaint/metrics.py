@@ -1,0 +1,107 @@
+"""Image-quality metrics for restorations: whole image and hole only.
+
+All functions take uint8 ``[H, W, 3]`` RGB arrays (``restored``, ``reference``) and an optional bool ``[H, W]``
+``mask`` (True = hole).  Higher is better for PSNR, SSIM and CLIP Score; lower for LPIPS and CIEDE2000.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from mural_inpaint.errors import ModelUnavailableError
+
+
+def psnr(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Peak signal-to-noise ratio in dB over all pixels, or over the hole pixels (all channels) when masked."""
+    diff = restored.astype(np.float64) - reference.astype(np.float64)
+    if mask is not None:
+        diff = diff[mask]
+    mse = float(np.mean(diff**2)) if diff.size else 0.0
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def ssim(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Structural similarity (Gaussian-free 7x7 windows, scikit-image defaults); mean over the hole when masked."""
+    from skimage.metrics import structural_similarity
+
+    value, ssim_map = structural_similarity(restored, reference, channel_axis=2, data_range=255, full=True)
+    if mask is None:
+        return float(value)
+    return float(ssim_map.mean(axis=2)[mask].mean()) if mask.any() else 1.0
+
+
+def ciede2000(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean CIEDE2000 colour difference (1 is about the smallest difference an eye sees); hole only when masked."""
+    from skimage.color import deltaE_ciede2000
+
+    from mural_inpaint.palette import srgb_to_lab
+
+    if mask is not None:
+        restored, reference = restored[mask], reference[mask]
+        if restored.size == 0:
+            return 0.0
+    return float(np.mean(deltaE_ciede2000(srgb_to_lab(restored), srgb_to_lab(reference))))
+
+
+@lru_cache(maxsize=1)
+def lpips_model():
+    """Canonical LPIPS v0.1 (AlexNet backbone with ImageNet weights, the authors' linear layers)."""
+    import lpips
+    import torch
+
+    from mural_inpaint.pretrained import imagenet_features
+
+    with warnings.catch_warnings():  # lpips calls torchvision's deprecated `pretrained=` argument
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)
+    features = imagenet_features("alexnet")
+    with torch.no_grad():
+        for slice_ in (model.net.slice1, model.net.slice2, model.net.slice3, model.net.slice4, model.net.slice5):
+            for name, module in slice_.named_children():
+                module.load_state_dict(features[int(name)].state_dict())
+    model.weights_source = features.weights_source
+    return model.eval()
+
+
+def lpips_distance(restored: np.ndarray, reference: np.ndarray) -> float:
+    """LPIPS (AlexNet, v0.1) between two uint8 ``[H, W, 3]`` images; 0 = identical."""
+    import torch
+
+    from mural_inpaint.imaging import image_to_tensor
+
+    with torch.inference_mode():
+        value = lpips_model()(image_to_tensor(restored) * 2 - 1, image_to_tensor(reference) * 2 - 1)
+    return float(value.item())
+
+
+@dataclass
+class MetricValue:
+    """A metric that may be unavailable: ``value`` None and ``reason`` saying why."""
+
+    value: float | None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.value:.2f}" if self.value is not None else f"unavailable ({self.reason})"
+
+
+def clip_score(image: np.ndarray, text: str, spec=None) -> MetricValue:
+    """CLIP Score ``max(100 * cos(image, text), 0)`` with open_clip; unavailable (with reason) without weights."""
+    import torch
+    from PIL import Image
+
+    from mural_inpaint.text.clip import DEFAULT_CLIP, load_clip
+
+    try:
+        clip = load_clip(spec or DEFAULT_CLIP)
+    except ModelUnavailableError as error:
+        return MetricValue(None, str(error))
+    with torch.inference_mode():
+        image_features = clip.model.encode_image(clip.preprocess(Image.fromarray(image)).unsqueeze(0))
+        text_features = clip.model.encode_text(clip.tokenizer([text]))
+        cosine = torch.nn.functional.cosine_similarity(image_features.float(), text_features.float()).item()
+    return MetricValue(max(100.0 * cosine, 0.0))

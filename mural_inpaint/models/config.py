@@ -1,0 +1,80 @@
+"""Model configuration dataclasses; every checkpoint stores them in its ``config.json``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+_DEFAULT_TEXT_ENCODER = {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2", "pretrained": None,
+                         "revision": None, "dim": 384}
+
+
+def _from_dict(cls, data: dict):
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class GeneratorConfig:
+    """Text-guided gated-convolution U-Net.
+
+    ``channels``: width at full resolution (doubles at 1/2, quadruples at 1/4); ``dilations``: one residual gated
+    block per entry at 1/4 resolution (receptive field grows with them); ``film_stages``: where the text modulates
+    features (``bottleneck`` after each dilated block, ``decoder`` at both decoder stages).
+    ``use_coarse_fill``: the classical fill is an extra input and the network predicts a residual over it.
+    """
+
+    channels: int = 32
+    dilations: tuple[int, ...] = (2, 4, 8, 16)
+    text_dim: int = 384
+    film_stages: tuple[str, ...] = ("bottleneck", "decoder")
+    use_coarse_fill: bool = True
+
+    def __post_init__(self):
+        self.dilations = tuple(self.dilations)
+        self.film_stages = tuple(self.film_stages)
+
+
+@dataclass
+class ColourConfig:
+    """Colour-correction net: a small dilated CNN predicting per-pixel gain and offset in the hole."""
+
+    channels: int = 16
+    dilations: tuple[int, ...] = (1, 2, 4, 8)
+    ring_width: int = 8  # pixels of intact paint around the hole whose colour statistics guide the correction
+
+    def __post_init__(self):
+        self.dilations = tuple(self.dilations)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """Spectral-norm PatchGAN on image + mask."""
+
+    channels: int = 64
+    layers: int = 3
+
+
+@dataclass
+class MuralXGANConfig:
+    """Everything needed to rebuild a restorer checkpoint, plus what it was trained on (free-form ``training``)."""
+
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    colour: ColourConfig = field(default_factory=ColourConfig)
+    use_colour_net: bool = True
+    text_encoder: dict = field(default_factory=lambda: dict(_DEFAULT_TEXT_ENCODER))
+    coarse_fill: str = "telea"  # classical restorer giving the generator's starting point
+    working_size: int = 256  # crops are restored at most this many pixels on their longer side
+    training: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.generator, dict):
+            self.generator = _from_dict(GeneratorConfig, self.generator)
+        if isinstance(self.colour, dict):
+            self.colour = _from_dict(ColourConfig, self.colour)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MuralXGANConfig:
+        return _from_dict(cls, data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

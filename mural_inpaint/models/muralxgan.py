@@ -1,0 +1,119 @@
+"""The restorer checkpoint: generator + colour-correction net + the text encoder they were trained with.
+
+Saved and loaded through ``huggingface_hub.PyTorchModelHubMixin``: ``model.safetensors`` + ``config.json`` (the
+full :class:`MuralXGANConfig`) + a model card, in a local folder or a Hub repo (any revision).  Loading is strict:
+a checkpoint whose tensors do not match its config is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from mural_inpaint.errors import ModelUnavailableError
+from mural_inpaint.hub import ResolvedModel, resolve_model_dir
+from mural_inpaint.models.colour import ColourCorrectionNet
+from mural_inpaint.models.config import MuralXGANConfig
+from mural_inpaint.models.generator import TextGuidedGenerator
+from mural_inpaint.text.encoders import TextEncoderSpec
+
+MODEL_CARD = """---
+{{ card_data }}
+---
+
+# MuralXGAN restorer
+
+Text-guided inpainting for damaged Dunhuang murals: a gated-convolution generator whose features are modulated
+(FiLM) by a damage description encoded with `{{ text_encoder }}`, followed by a colour-correction network.
+Load it with the MuralXGAN package (`python -m mural_inpaint restore IMAGE --mask MASK --checkpoint REPO_OR_FOLDER`).
+
+- Working size: {{ working_size }} px crops; classical starting fill: `{{ coarse_fill }}`.
+- Training: {{ training }}
+- Limits: restorations are proposals for conservators to judge, not reconstructions of lost evidence.
+"""
+
+
+class MuralXGAN(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="muralxgan",
+    tags=["image-inpainting", "cultural-heritage", "dunhuang", "murals"],
+    model_card_template=MODEL_CARD,
+):
+    """``forward(image, mask, text, coarse)`` -> restored ``[B, 3, H, W]`` in ``[0, 1]`` with known pixels kept.
+
+    ``image`` ``[B, 3, H, W]`` in ``[0, 1]``; ``mask`` ``[B, 1, H, W]`` (1 = damage); ``text`` ``[B, D]`` unit
+    embeddings from :attr:`text_encoder_spec` (or zeros for no text); ``coarse`` the classical fill.
+    """
+
+    def __init__(self, config: MuralXGANConfig | dict | None = None):
+        super().__init__()
+        config = MuralXGANConfig.from_dict(config) if isinstance(config, dict) else (config or MuralXGANConfig())
+        self.config = config
+        self._hub_mixin_config = config  # config.json always holds the full config, defaults included
+        self.generator = TextGuidedGenerator(config.generator)
+        self.colour = ColourCorrectionNet(config.colour) if config.use_colour_net else None
+
+    @property
+    def text_encoder_spec(self) -> TextEncoderSpec:
+        return TextEncoderSpec.from_dict(self.config.text_encoder)
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        text: torch.Tensor | None = None,
+        coarse: torch.Tensor | None = None,
+        use_colour_net: bool = True,
+    ) -> torch.Tensor:
+        raw = self.generator(image, mask, text, coarse)
+        out = image * (1 - mask) + raw * mask
+        if self.colour is not None and use_colour_net:
+            out = self.colour(out, mask)
+        return out
+
+    def generate_model_card(self, *args, **kwargs):
+        kwargs.setdefault("text_encoder", self.text_encoder_spec.label())
+        kwargs.setdefault("working_size", self.config.working_size)
+        kwargs.setdefault("coarse_fill", self.config.coarse_fill)
+        kwargs.setdefault("training", json.dumps(self.config.training) if self.config.training else "not recorded")
+        return super().generate_model_card(*args, **kwargs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, map_location: str = "cpu", strict: bool = True, **kwargs):
+        """Load from a local folder only (Hub ids are resolved to folders by :func:`load_muralxgan`), strictly."""
+        import safetensors.torch
+
+        config = kwargs.get("config")
+        model = cls(config)
+        weights = Path(model_id) / "model.safetensors"
+        if not weights.is_file():
+            raise ModelUnavailableError(f"No model.safetensors in the checkpoint folder {model_id}.")
+        try:
+            safetensors.torch.load_model(model, str(weights), strict=strict, device=map_location)
+        except RuntimeError as error:
+            raise ModelUnavailableError(
+                f"The checkpoint in {model_id} does not match its config.json ({str(error).splitlines()[0]})."
+            ) from None
+        return model.eval()
+
+
+def load_muralxgan(
+    identifier: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    allow_download: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[MuralXGAN, ResolvedModel]:
+    """Checkpoint folder or Hub repo id (+ revision) -> (model in eval mode, where it came from)."""
+    resolved = resolve_model_dir(identifier, revision=revision, what="MuralXGAN checkpoint",
+                                 allow_download=allow_download, cache_dir=cache_dir)
+    if not (resolved.path / "config.json").is_file():
+        raise ModelUnavailableError(f"{resolved.path} is not a MuralXGAN checkpoint (no config.json).")
+    model = MuralXGAN.from_pretrained(str(resolved.path), strict=True)
+    return model, resolved

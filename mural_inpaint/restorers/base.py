@@ -1,0 +1,55 @@
+"""The restorer interface and registry.
+
+A restorer fills the damaged pixels of one crop.  It does not need to care about image size, context boxes or
+keeping known pixels: :func:`mural_inpaint.restorers.regions.restore_regions` feeds it crops and composites.
+Adding a restorer is one small module registering a factory in :data:`RESTORERS`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mural_inpaint.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from mural_inpaint.text.encoders import TextEncoderSpec
+
+
+class Restorer(ABC):
+    """Fills damaged pixels.
+
+    Attributes:
+        name: registry name.
+        max_side: longest crop side the restorer works at (a learned model's working size); ``None`` = any size at
+            native resolution (classical methods).
+        text_encoder_spec: the encoder whose embeddings :meth:`restore_crop` expects; ``None`` = ignores text.
+    """
+
+    name: str = ""
+    max_side: int | None = None
+    text_encoder_spec: TextEncoderSpec | None = None
+
+    @property
+    def uses_text(self) -> bool:
+        return self.text_encoder_spec is not None
+
+    @abstractmethod
+    def restore_crop(self, image: np.ndarray, mask: np.ndarray, text: torch.Tensor | None = None) -> np.ndarray:
+        """uint8 ``[h, w, 3]`` + bool ``[h, w]`` (True = damage) + optional ``[D]`` embedding -> uint8 ``[h, w, 3]``.
+
+        Only pixels under the mask are used by the caller.
+        """
+
+    def provenance(self) -> dict:
+        """What exactly restored the image: recorded in every result."""
+        return {"restorer": self.name}
+
+
+RESTORERS: Registry[Restorer] = Registry(
+    "restorer", modules=("mural_inpaint.restorers.classical", "mural_inpaint.restorers.gan")
+)

@@ -1,0 +1,84 @@
+"""The MuralXGAN restorer: text-guided generator + colour-correction net from a checkpoint.
+
+The checkpoint is a local folder or a Hub repo id (+ revision); see :func:`mural_inpaint.models.load_muralxgan`.
+Default: ``MURALXGAN_CHECKPOINT`` / ``MURALXGAN_CHECKPOINT_REVISION``, else the folder shipped in ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mural_inpaint.errors import ModelUnavailableError
+from mural_inpaint.imaging import image_to_tensor, mask_to_tensor, tensor_to_image
+from mural_inpaint.restorers.base import RESTORERS, Restorer
+
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "muralxgan-default"
+
+
+def default_checkpoint() -> tuple[str | None, str | None]:
+    """(checkpoint id or folder, revision) from the environment, else the shipped folder if present."""
+    configured = os.environ.get("MURALXGAN_CHECKPOINT", "").strip()
+    if configured:
+        return configured, os.environ.get("MURALXGAN_CHECKPOINT_REVISION") or None
+    if (SHIPPED_CHECKPOINT / "model.safetensors").is_file():
+        return str(SHIPPED_CHECKPOINT), None
+    return None, None
+
+
+class MuralXGANRestorer(Restorer):
+    name = "muralxgan"
+
+    def __init__(self, model, source, revision: str | None, text_encoder_spec=None):
+        import torch
+
+        from mural_inpaint.text.encoders import check_compatible
+
+        self.model = model.eval()
+        self.source, self.revision = source, revision
+        trained_with = model.text_encoder_spec
+        if text_encoder_spec is not None:
+            check_compatible(trained_with, text_encoder_spec)
+        self.text_encoder_spec = trained_with
+        self.max_side = int(model.config.working_size)
+        self.coarse = RESTORERS.create(model.config.coarse_fill)
+        self.use_colour_net = True
+        self._torch = torch
+
+    def restore_crop(self, image, mask, text=None):
+        torch = self._torch
+        height, width = mask.shape
+        pad_h, pad_w = (-height) % 4, (-width) % 4  # the U-Net halves twice
+        coarse = self.coarse.restore_crop(image, mask)
+        if pad_h or pad_w:
+            pads = ((0, pad_h), (0, pad_w), (0, 0))
+            image, coarse = np.pad(image, pads, mode="reflect"), np.pad(coarse, pads, mode="reflect")
+            mask = np.pad(mask, pads[:2], mode="constant")
+        embedding = None if text is None else text.reshape(1, -1).float()
+        with torch.inference_mode():
+            out = self.model(image_to_tensor(image), mask_to_tensor(mask), embedding, image_to_tensor(coarse),
+                             use_colour_net=self.use_colour_net)
+        return tensor_to_image(out)[:height, :width]
+
+    def provenance(self) -> dict:
+        return {"restorer": self.name, "checkpoint": self.source, "revision": self.revision,
+                "text_encoder": self.text_encoder_spec.to_dict(), "working_size": self.max_side,
+                "colour_correction": self.use_colour_net}
+
+
+@RESTORERS.register("muralxgan", "text-guided GAN generator + colour correction (needs a trained checkpoint)")
+def muralxgan(checkpoint: str | None = None, revision: str | None = None, text_encoder_spec=None,
+              allow_download: bool = True) -> Restorer:
+    from mural_inpaint.models.muralxgan import load_muralxgan
+
+    if checkpoint is None:
+        checkpoint, revision = default_checkpoint()
+    if checkpoint is None:
+        raise ModelUnavailableError(
+            "No MuralXGAN checkpoint is available yet: set MURALXGAN_CHECKPOINT to a checkpoint folder or Hub repo id, "
+            "or pass --checkpoint; the classical restorers work without one."
+        )
+    model, resolved = load_muralxgan(checkpoint, revision=revision, allow_download=allow_download)
+    return MuralXGANRestorer(model, resolved.source, resolved.revision, text_encoder_spec)

@@ -1,0 +1,85 @@
+"""Text encoders behind one interface: a list of captions -> a fixed-size, L2-normalised embedding.
+
+Built-ins (one small module each): ``minilm`` (all-MiniLM-L6-v2, offline-capable) and ``clip`` (open_clip).
+A checkpoint stores the :class:`TextEncoderSpec` it was trained with; :func:`check_compatible` turns a mismatch into
+a clear error instead of silently feeding the generator the wrong embedding space.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from mural_inpaint.errors import ModelUnavailableError
+from mural_inpaint.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec:
+    """Which text encoder, exactly.
+
+    ``name`` is the registry name; ``model`` a Hub id, local folder, or (for ``clip``) an open_clip architecture
+    name or ``local-dir:``/``hf-hub:`` identifier; ``pretrained`` an open_clip tag or weights file; ``dim`` the
+    embedding size (0 = unknown until loaded).
+    """
+
+    name: str = "minilm"
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    pretrained: str | None = None
+    revision: str | None = None
+    dim: int = 384
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TextEncoderSpec:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def label(self) -> str:
+        extra = f" ({self.pretrained})" if self.pretrained else ""
+        return f"{self.name}: {self.model}{extra}"
+
+
+class TextEncoder(ABC):
+    """Encodes captions; ``encode`` returns float32 ``[N, dim]``, each row of unit length, on the CPU."""
+
+    spec: TextEncoderSpec
+
+    @property
+    def dim(self) -> int:
+        return self.spec.dim
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> torch.Tensor: ...
+
+
+TEXT_ENCODERS: Registry[TextEncoder] = Registry(
+    "text encoder", modules=("mural_inpaint.text.minilm", "mural_inpaint.text.clip")
+)
+
+
+@lru_cache(maxsize=4)
+def get_text_encoder(spec: TextEncoderSpec) -> TextEncoder:
+    """Build (once per process) the encoder described by ``spec``; raises :class:`ModelUnavailableError`."""
+    return TEXT_ENCODERS.create(spec.name, spec=spec)
+
+
+def check_compatible(trained_with: TextEncoderSpec, requested: TextEncoderSpec) -> None:
+    """Raise :class:`ModelUnavailableError` unless ``requested`` produces the embeddings a checkpoint expects."""
+    same = (trained_with.name, trained_with.model, trained_with.pretrained, trained_with.dim) == (
+        requested.name,
+        requested.model,
+        requested.pretrained,
+        requested.dim,
+    )
+    if not same:
+        raise ModelUnavailableError(
+            f"This checkpoint was trained with the text encoder '{trained_with.label()}' ({trained_with.dim}-d) but "
+            f"'{requested.label()}' ({requested.dim}-d) was requested; use the checkpoint's own encoder or retrain."
+        )
