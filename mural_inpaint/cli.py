@@ -45,7 +45,7 @@ def _restore(args: argparse.Namespace) -> int:
         raise InputError(f"{output}: with folders as INPUT, --output must be a folder.")
     options = {"checkpoint": args.checkpoint, "revision": args.revision} if args.checkpoint else {}
     pipeline = RestorationPipeline(args.model, restorer_options=options, captioner=args.captioner)
-    print(f"restorer: {pipeline.restorer.name}", file=sys.stderr)
+    print(f"restorer: {pipeline.restorer.name}")
     for image_path, mask_path, stem in tqdm(pairs, desc="restoring", unit="image", disable=not batch):
         start = time.perf_counter()
         result = pipeline.restore(image_path, mask_path, caption=args.caption, seed=args.seed)

@@ -98,9 +98,17 @@ class MuralXGAN(
             safetensors.torch.load_model(model, str(weights), strict=strict, device=map_location)
         except RuntimeError as error:
             raise ModelUnavailableError(
-                f"The checkpoint in {model_id} does not match its config.json ({str(error).splitlines()[0]})."
+                f"The checkpoint in {model_id} does not match its config.json ({_first_mismatch(error)})."
             ) from None
         return model.eval()
+
+
+def _first_mismatch(error: Exception, limit: int = 240) -> str:
+    """The first concrete problem of a state-dict loading error (its first line only names the model class)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    details = [line for line in lines if not line.startswith("Error(s) in loading state_dict")] or lines
+    text = details[0].rstrip(".") if details else type(error).__name__
+    return (text[:limit] + "...") if len(text) > limit else text
 
 
 def load_muralxgan(

@@ -1,0 +1,1 @@
+"""Benchmarks and reports built on mural_inpaint.pipeline and mural_inpaint.metrics (next milestone)."""

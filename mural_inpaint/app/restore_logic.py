@@ -1,0 +1,65 @@
+"""What the Restore tab does, free of any UI code: editor value in, files and messages out."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mural_inpaint.errors import InputError
+from mural_inpaint.imaging import load_image, load_mask, save_png
+from mural_inpaint.pipeline import RestorationPipeline, RestorationResult, default_restorer_name, describe
+
+
+def image_and_mask(editor_value: dict | None, mask_file: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Gradio ImageEditor value (+ optional uploaded mask file) -> uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask.
+
+    Painted strokes on any layer (opaque pixels) mark damage; an uploaded mask replaces them.
+    """
+    background = (editor_value or {}).get("background")
+    if background is None:
+        raise InputError("Upload a mural photo first.")
+    image = load_image(np.asarray(background), name="uploaded photo")
+    if mask_file:
+        return image, load_mask(mask_file, expected_size=image.shape[:2])
+    mask = np.zeros(image.shape[:2], bool)
+    for layer in (editor_value or {}).get("layers") or []:
+        layer = np.asarray(layer)
+        if layer.ndim == 3 and layer.shape[2] == 4:
+            painted = layer[..., 3] > 0
+            if painted.shape != mask.shape:
+                import cv2
+
+                painted = cv2.resize(painted.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            mask |= painted
+    if not mask.any():
+        raise InputError("No damage is marked: paint over the damaged areas or upload a mask.")
+    return image, mask
+
+
+@lru_cache(maxsize=4)
+def pipeline_for(restorer: str) -> RestorationPipeline:
+    return RestorationPipeline(restorer, captioner="auto")
+
+
+def describe_damage_text(editor_value: dict | None, mask_file: str | None) -> str:
+    image, mask = image_and_mask(editor_value, mask_file)
+    return describe(image, mask, pipeline_for(default_restorer_name()).captioner).text
+
+
+def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: str | None,
+                     restorer: str) -> tuple[RestorationResult, np.ndarray, dict[str, Path]]:
+    """Run the pipeline; write restored PNG, mask PNG and provenance JSON to a fresh temporary folder."""
+    image, mask = image_and_mask(editor_value, mask_file)
+    result = pipeline_for(restorer).restore(image, mask, caption=(caption or "").strip() or None)
+    folder = Path(tempfile.mkdtemp(prefix="muralxgan-"))
+    files = {
+        "restored": save_png(result.image, folder / "restored.png"),
+        "mask": save_png(result.mask, folder / "mask.png"),
+        "provenance": folder / "provenance.json",
+    }
+    files["provenance"].write_text(json.dumps(result.provenance, indent=2, default=str))
+    return result, image, files

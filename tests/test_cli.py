@@ -1,0 +1,106 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mural_inpaint.cli import main
+from mural_inpaint.imaging import load_image, save_png
+from tests.conftest import ROOT, synthetic_mural
+
+
+@pytest.fixture
+def files(tmp_path, mural, hole):
+    return save_png(mural, tmp_path / "wall.png"), save_png(hole, tmp_path / "wall-mask.png")
+
+
+def test_restore_single_file(files, tmp_path, mural, hole, capsys):
+    image, mask = files
+    out = tmp_path / "out" / "restored.png"
+    assert main(["restore", str(image), "--mask", str(mask), "--output", str(out), "--model", "telea",
+                 "--captioner", "describer"]) == 0
+    restored = load_image(out)
+    assert np.array_equal(restored[~hole], mural[~hole])
+    provenance = json.loads(out.with_suffix(".json").read_text())
+    assert provenance["restorer"] == "telea" and provenance["input"] == str(image)
+    printed = capsys.readouterr()
+    assert "wrote" in printed.out and "80x64" in printed.out and "restorer: telea" in printed.out
+
+
+def test_restore_batch_matches_by_stem(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    for index in range(3):
+        image = synthetic_mural(40, 48, seed=index)
+        mask = np.zeros((40, 48), bool)
+        mask[5 + index : 15 + index, 10:20] = True
+        save_png(image, tmp_path / "in" / f"m{index}.png")
+        save_png(mask, tmp_path / "masks" / f"m{index}.png")
+    code = main(["restore", str(tmp_path / "in"), "--mask", str(tmp_path / "masks"), "--output",
+                 str(tmp_path / "out"), "--model", "navier-stokes", "--captioner", "describer"])
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["m0.png", "m1.png", "m2.png"]
+    assert "wrote 3 restorations" in capsys.readouterr().out
+
+
+def test_batch_reports_images_without_masks(tmp_path, capsys):
+    save_png(synthetic_mural(), tmp_path / "in" / "a.png")
+    save_png(synthetic_mural(), tmp_path / "in" / "b.png")
+    save_png(np.zeros((64, 80), bool), tmp_path / "masks" / "a.png")
+    code = main(["restore", str(tmp_path / "in"), "--mask", str(tmp_path / "masks"), "--output", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path / 'masks'}: no mask for b (masks are matched to images by file name stem)."
+
+
+@pytest.mark.parametrize(
+    ("make_mask", "expected"),
+    [
+        (lambda: np.zeros((10, 10), bool), "the mask is 10x10 pixels but the image is 80x64"),
+        (lambda: np.ones((64, 80), bool), "The mask covers the whole image"),
+    ],
+)
+def test_bad_masks_exit_2_with_one_line(files, tmp_path, capsys, make_mask, expected):
+    image, _ = files
+    mask = save_png(make_mask(), tmp_path / "bad.png")
+    assert main(["restore", str(image), "--mask", str(mask), "--output", str(tmp_path / "x.png"),
+                 "--model", "telea"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+
+
+def test_unknown_model_lists_the_available_ones(files, tmp_path, capsys):
+    image, mask = files
+    assert main(["restore", str(image), "--mask", str(mask), "--output", str(tmp_path / "x.png"),
+                 "--model", "magic"]) == 2
+    expected = "Unknown restorer 'magic'. Available: biharmonic, muralxgan, navier-stokes, telea."
+    assert expected in capsys.readouterr().err
+
+
+def test_describe_prints_the_description(files, capsys):
+    image, mask = files
+    assert main(["describe", str(image), "--mask", str(mask), "--captioner", "describer", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["captioner"] == "describer" and described["text"].startswith("Damage covers")
+    assert described["damaged_percent"] == pytest.approx(100 * 14 * 20 / (64 * 80), abs=0.01)
+
+
+def test_models_lists_restorers_and_the_default(capsys, monkeypatch):
+    monkeypatch.delenv("MURALXGAN_CHECKPOINT", raising=False)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("telea", "navier-stokes", "biharmonic", "muralxgan"):
+        assert name in out
+    assert "(default)" in out
+
+
+def test_module_entry_point_exit_code_and_single_line(tmp_path):
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("hello")
+    done = subprocess.run([sys.executable, "-m", "mural_inpaint", "restore", str(not_an_image), "--mask",
+                           str(not_an_image), "--output", str(tmp_path / "o.png"), "--model", "telea"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: notes.txt: not an image file that can be read (use PNG, JPEG, TIFF, WebP or BMP)."
+    ]

@@ -1,0 +1,1 @@
+"""Training package: data loading, damage synthesis, losses and the training loop (next milestone)."""
