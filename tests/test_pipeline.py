@@ -92,3 +92,22 @@ def test_high_resolution_mural_with_real_damage_mask():
 
 def test_synthetic_mural_helper_is_deterministic():
     assert np.array_equal(synthetic_mural(seed=4), synthetic_mural(seed=4))
+
+
+def test_gan_path_embeds_the_caption_and_text_changes_the_result(mural, hole):
+    """Full path with a (tiny, random) GAN: caption -> MiniLM embedding -> FiLM-modulated generator."""
+    import torch
+
+    from tests.test_restorers import tiny_gan
+
+    restorer = tiny_gan(working_size=64)
+    with torch.no_grad():  # make the text matter (FiLM starts neutral by design)
+        for film in restorer.model.generator.block_film:
+            film.project.weight.normal_(0, 0.5)
+    pipe = RestorationPipeline(restorer, captioner="describer")
+    first = pipe.restore(mural, hole, caption="flaking malachite green robe")
+    second = pipe.restore(mural, hole, caption="a crack through carbon black outlines")
+    assert first.provenance["restorer"] == "muralxgan" and first.provenance["checkpoint"] == "test"
+    assert "text_embedding_s" in first.provenance["timings"]
+    assert np.array_equal(first.image[~hole], mural[~hole]) and np.array_equal(second.image[~hole], mural[~hole])
+    assert not np.array_equal(first.image[hole], second.image[hole])
