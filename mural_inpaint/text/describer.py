@@ -156,6 +156,10 @@ def _ring(mask: np.ndarray, width: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & ~mask
 
 
+def _percent_text(percent: float) -> str:
+    return "less than 0.1%" if percent < 0.05 else f"{percent:.1f}%"
+
+
 def describe_damage(image: np.ndarray, mask: np.ndarray, reference: np.ndarray | None = None) -> DamageDescription:
     """Describe the damage marked by ``mask`` on ``image``.
 
@@ -184,7 +188,7 @@ def describe_damage(image: np.ndarray, mask: np.ndarray, reference: np.ndarray |
         count = cv2.connectedComponents(small_mask.astype(np.uint8), connectivity=8)[0] - 1
         kind_text, kinds = "scattered specks of lost paint", {"speck": count}
     sentences = [
-        f"Damage covers {percent:.1f}% of the mural in {count} region{'s' if count != 1 else ''}, {where}: {kind_text}."
+        f"Damage covers {_percent_text(percent)} of the mural in {count} region{'s' if count != 1 else ''}, {where}: {kind_text}."
     ]
     ring_width = max(3, round(0.03 * min(small_mask.shape)))
     ring = _ring(small_mask, ring_width)
