@@ -57,7 +57,10 @@ def _restore(args: argparse.Namespace) -> int:
             height, width = result.image.shape[:2]
             print(f"wrote {target} ({width}x{height}, {result.provenance['damaged_percent']:.1f}% damaged, "
                   f"{time.perf_counter() - start:.2f} s)")
-            print(f"caption: {result.caption}")
+            if result.mask.any():
+                print(f"caption: {result.caption}")
+            else:
+                print("no damage is marked in the mask: the image is returned unchanged")
     if batch:
         print(f"wrote {len(pairs)} restorations to {output}")
     return 0

@@ -187,9 +187,8 @@ def describe_damage(image: np.ndarray, mask: np.ndarray, reference: np.ndarray |
     else:  # only specks below the region size threshold
         count = cv2.connectedComponents(small_mask.astype(np.uint8), connectivity=8)[0] - 1
         kind_text, kinds = "scattered specks of lost paint", {"speck": count}
-    sentences = [
-        f"Damage covers {_percent_text(percent)} of the mural in {count} region{'s' if count != 1 else ''}, {where}: {kind_text}."
-    ]
+    regions_text = f"{count} region{'s' if count != 1 else ''}"
+    sentences = [f"Damage covers {_percent_text(percent)} of the mural in {regions_text}, {where}: {kind_text}."]
     ring_width = max(3, round(0.03 * min(small_mask.shape)))
     ring = _ring(small_mask, ring_width)
     surrounding = pigment_shares(small_image[ring])
