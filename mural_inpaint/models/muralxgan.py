@@ -70,12 +70,14 @@ class MuralXGAN(
         text: torch.Tensor | None = None,
         coarse: torch.Tensor | None = None,
         use_colour_net: bool = True,
-    ) -> torch.Tensor:
+        return_generator_output: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """With ``return_generator_output`` also the generator's raw prediction (training needs both in one call)."""
         raw = self.generator(image, mask, text, coarse)
         out = image * (1 - mask) + raw * mask
         if self.colour is not None and use_colour_net:
             out = self.colour(out, mask)
-        return out
+        return (out, raw) if return_generator_output else out
 
     def generate_model_card(self, *args, **kwargs):
         kwargs.setdefault("text_encoder", self.text_encoder_spec.label())

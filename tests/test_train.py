@@ -1,0 +1,180 @@
+"""Training package: data layouts, damage synthesis, losses, and short real runs (one and two processes)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from mural_inpaint.errors import InputError
+from mural_inpaint.imaging import save_png
+from mural_inpaint.models import load_muralxgan
+from tests.conftest import ROOT, synthetic_mural
+from train import losses
+from train.config import DataConfig, TrainConfig
+from train.data import DamageSynthesisDataset, load_training_dataset, local_records, validation_cases
+from train.train import learning_rate_factor
+
+
+def write_pairs(folder, stems, image_dir="gt", mask_dir="mask", size=48):
+    for index, stem in enumerate(stems):
+        save_png(synthetic_mural(size, size, seed=index), folder / image_dir / f"{stem}.png")
+        mask = np.zeros((size, size), bool)
+        mask[10:20, 5 + index : 25 + index] = True
+        save_png(mask, folder / mask_dir / f"{stem}.png")
+    return folder
+
+
+def test_layouts_are_recognised(tmp_path):
+    assert local_records(write_pairs(tmp_path / "a", ["x", "y"]))["stem"] == ["x", "y"]
+    muraldh = local_records(write_pairs(tmp_path / "b", ["p"], "images", "labels"))
+    assert muraldh["mask"][0].endswith("labels/p.png")
+    plain = tmp_path / "c"
+    save_png(synthetic_mural(), plain / "sub" / "face.jpg.png")
+    assert local_records(plain)["mask"] == [None]
+    folder = tmp_path / "d"
+    save_png(synthetic_mural(), folder / "m.png")
+    (folder / "metadata.jsonl").write_text(json.dumps({"file_name": "m.png", "caption": "a bodhisattva"}) + "\n")
+    assert local_records(folder)["caption"] == ["a bodhisattva"]
+
+
+def test_mismatched_and_empty_datasets_say_which_files(tmp_path):
+    folder = write_pairs(tmp_path / "a", ["x", "y"])
+    (folder / "mask" / "y.png").unlink()
+    with pytest.raises(InputError, match=r"images without a mask in mask/: y"):
+        local_records(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="No training images found"):
+        load_training_dataset(DataConfig(sources=[str(tmp_path / "empty")]))
+    with pytest.raises(InputError, match="Dataset folder not found"):
+        local_records(tmp_path / "nope")
+
+
+def test_saved_datasets_with_other_column_names_join_local_folders(tmp_path):
+    import datasets
+
+    from mural_inpaint.imaging import load_image
+
+    folder = write_pairs(tmp_path / "pairs", ["a"])
+    saved = datasets.Dataset.from_dict({"picture": [str(folder / "gt" / "a.png")], "text": ["a flying apsara"]})
+    saved.cast_column("picture", datasets.Image()).save_to_disk(str(tmp_path / "saved"))
+    config = DataConfig(sources=[str(folder), str(tmp_path / "saved")], image_column="picture",
+                        caption_column="text", crop_size=32, text_dropout=0.0)
+    dataset = load_training_dataset(config)
+    assert len(dataset) == 2 and dataset["caption"] == [None, "a flying apsara"]
+    samples = DamageSynthesisDataset(dataset, config, "telea")
+    assert samples[1]["caption"].startswith("Scene: a flying apsara. Damage covers")
+    assert load_image(dataset[1]["image"]["bytes"]).shape == (48, 48, 3)
+    bad = DataConfig(sources=[str(tmp_path / "saved")], image_column="photo")
+    with pytest.raises(InputError, match="no image column 'photo'"):
+        load_training_dataset(bad)
+
+
+def test_holdout_stems_never_reach_training(tmp_path):
+    folder = write_pairs(tmp_path / "a", ["k0", "k1", "v0"])
+    holdout = tmp_path / "holdout.txt"
+    holdout.write_text("# validation\nv0\n")
+    dataset = load_training_dataset(DataConfig(sources=[str(folder)], holdout=str(holdout)))
+    assert sorted(dataset["stem"]) == ["k0", "k1"]
+    assert [c.name for c in validation_cases(folder, holdout)] == ["v0"]
+
+
+def test_samples_have_damage_captions_and_a_coarse_fill(tmp_path):
+    folder = write_pairs(tmp_path / "a", ["x", "y"])
+    config = DataConfig(sources=[str(folder)], crop_size=32, text_dropout=0.0)
+    samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
+    torch.manual_seed(0)
+    item = samples[0]
+    assert item["image"].shape == (3, 32, 32) and item["mask"].shape == (1, 32, 32)
+    hole = item["mask"][0] > 0
+    assert 0 < hole.float().mean() < 1
+    assert torch.equal(item["coarse"][:, ~hole], item["image"][:, ~hole])  # known pixels untouched by the fill
+    assert item["caption"].startswith("Damage covers") and "The lost area held" in item["caption"]
+    dropped = DamageSynthesisDataset(load_training_dataset(config), DataConfig(sources=[], crop_size=32,
+                                                                               text_dropout=1.0), "telea")
+    assert dropped[1]["caption"] == ""
+
+
+def test_losses_reference_values():
+    a = torch.zeros(1, 3, 4, 4)
+    b = torch.ones(1, 3, 4, 4)
+    weight = torch.zeros(1, 1, 4, 4)
+    weight[..., :2, :] = 1
+    assert losses.masked_l1(a, b, weight).item() == pytest.approx(1.0)
+    white = torch.ones(1, 3, 1, 1)
+    lab = losses.rgb_to_lab(white)[0, :, 0, 0]
+    assert lab.tolist() == pytest.approx([100.0, 0.0, 0.0], abs=0.05)
+    red = torch.tensor([1.0, 0, 0])[None, :, None, None]
+    assert losses.rgb_to_lab(red)[0, :, 0, 0].tolist() == pytest.approx([53.24, 80.09, 67.20], abs=0.1)
+    assert losses.hinge_discriminator_loss(torch.full((2,), 2.0), torch.full((2,), -2.0)).item() == 0.0
+    perceptual = losses.PerceptualLoss("alexnet", layers=2)
+    x = torch.rand(1, 3, 32, 32)
+    assert perceptual(x, x).item() == 0.0 and perceptual(x, x.flip(-1)).item() > 0
+
+
+def test_schedule_warms_up_then_decays():
+    config = TrainConfig(steps=1000, warmup_steps=100)
+    assert learning_rate_factor(0, config) == pytest.approx(0.01)
+    assert learning_rate_factor(100, config) == pytest.approx(1.0)
+    assert learning_rate_factor(1000, config) == pytest.approx(0.1)
+
+
+def test_overrides_and_unknown_settings(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"steps": 5, "data": {"crop_size": 64}}))
+    config = TrainConfig.from_yaml(path, ["data.crop_size=32", "loss.l1_hole=2.5"])
+    assert config.steps == 5 and config.data.crop_size == 32 and config.loss.l1_hole == 2.5
+    with pytest.raises(ValueError, match="unknown DataConfig settings: crop"):
+        TrainConfig.from_dict({"data": {"crop": 1}})
+
+
+def tiny_run_config(tmp_path, steps=4):
+    data = write_pairs(tmp_path / "data", [f"m{i}" for i in range(6)])
+    (tmp_path / "holdout.txt").write_text("m5\n")
+    config = {
+        "output_dir": str(tmp_path / "run"), "steps": steps, "batch_size": 2, "log_every": 2, "validate_every": 2,
+        "save_every": 2, "warmup_steps": 1, "threads": 1,
+        "model": {"working_size": 48, "generator": {"channels": 8, "dilations": [2]},
+                  "colour": {"channels": 4, "dilations": [1]}},
+        "discriminator": {"channels": 8, "layers": 2},
+        "data": {"sources": [str(data)], "validation": str(data), "holdout": str(tmp_path / "holdout.txt"),
+                 "crop_size": 32, "workers": 0},
+        "loss": {"adversarial_start": 2, "perceptual_backbone": "alexnet", "perceptual_layers": 2},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_single_process_run_logs_validates_exports_and_resumes(tmp_path):
+    from train.train import main
+
+    config = tiny_run_config(tmp_path)
+    assert main(["--config", str(config)]) == 0
+    run = tmp_path / "run"
+    rows = (run / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,elapsed_s") and len(rows) == 3
+    assert rows[-1].split(",")[-1] != ""  # validated at the end
+    assert (run / "samples" / "step-000004.png").is_file() and any((run / "tensorboard").iterdir())
+    model, _ = load_muralxgan(run / "model")
+    assert model.config.training["steps"] == 4 and "val_hole_psnr" in model.config.training["metrics"]
+    assert main(["--config", str(config), "--resume", "--set", "steps=6"]) == 0
+    assert json.loads((run / "state" / "trainer.json").read_text())["step"] == 6
+    assert len((run / "log.csv").read_text().splitlines()) == 4  # appended, not restarted
+
+
+def test_two_processes_under_accelerate_launch(tmp_path):
+    config = tiny_run_config(tmp_path, steps=2)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           "-m", "train.train", "--config", str(config)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "run"
+    assert json.loads((run / "state" / "trainer.json").read_text())["step"] == 2
+    assert load_muralxgan(run / "model")[0].config.training["hardware"].startswith("2 x cpu")

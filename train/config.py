@@ -1,0 +1,111 @@
+"""Training configuration: dataclasses with defaults, loaded from YAML, saved inside every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from mural_inpaint.models.config import DiscriminatorConfig, MuralXGANConfig
+
+
+def _build(cls, data: dict | None):
+    data = dict(data or {})
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
+    return cls(**data)
+
+
+@dataclass
+class DataConfig:
+    """Where samples come from and how damage is synthesised.
+
+    ``sources``: local folders (``gt/``+``mask/``, ``images/``+``labels/``, an imagefolder with ``metadata.jsonl``,
+    or a plain folder of clean images) or Hub dataset ids.  ``holdout``: a text file of stems kept out of training
+    (validation cases).  ``mask_sources``: relative weights of the dataset's own mask, the real-mask bank and the
+    synthetic presets.
+    """
+
+    sources: list[str] = field(default_factory=list)
+    validation: str | None = None  # folder of gt/ + mask/ pairs, restricted to the holdout stems
+    holdout: str | None = None
+    image_column: str = "image"
+    mask_column: str = "mask"
+    caption_column: str = "caption"
+    split: str = "train"
+    mask_bank: str | None = None
+    mask_sources: dict = field(default_factory=lambda: {"own": 0.3, "bank": 0.35, "synthetic": 0.35})
+    presets: list[str] = field(default_factory=lambda: ["crack", "flake", "stroke", "box", "mixed", "light"])
+    crop_size: int = 128
+    min_scale: float = 0.6  # random rescale of the source before cropping (more variety of detail size)
+    text_dropout: float = 0.2  # fraction of samples trained without text
+    workers: int = 1
+
+
+@dataclass
+class LossConfig:
+    """Loss weights (every term lives here, not in code)."""
+
+    l1_hole: float = 6.0
+    l1_valid: float = 1.0
+    perceptual: float = 0.05
+    perceptual_backbone: str = "vgg16"
+    perceptual_layers: int = 9  # modules of torchvision's features used: 9 = up to relu2_2
+    adversarial: float = 0.01
+    feature_matching: float = 1.0
+    adversarial_start: int = 2000  # L1 warm-up steps before the discriminator joins
+    colour: float = 1.0  # Lab L1 over hole + ring on the colour-corrected output
+    colour_ring: int = 8
+
+
+@dataclass
+class TrainConfig:
+    model: MuralXGANConfig = field(default_factory=MuralXGANConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    output_dir: str = "runs/muralxgan"
+    seed: int = 0
+    batch_size: int = 8
+    steps: int = 10000
+    max_minutes: float | None = None  # stop (and save) after this much wall time
+    lr: float = 1e-3
+    lr_discriminator: float = 2e-3
+    warmup_steps: int = 200
+    mixed_precision: str = "no"  # "bf16" / "fp16" on GPUs
+    log_every: int = 25
+    validate_every: int = 500
+    save_every: int = 500
+    threads: int | None = None  # torch CPU threads per process (None = torch default)
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = MuralXGANConfig.from_dict(self.model)
+        if isinstance(self.discriminator, dict):
+            self.discriminator = _build(DiscriminatorConfig, self.discriminator)
+        if isinstance(self.data, dict):
+            self.data = _build(DataConfig, self.data)
+        if isinstance(self.loss, dict):
+            self.loss = _build(LossConfig, self.loss)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return _build(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+        """Load YAML, then apply ``key.sub=value`` overrides (values parsed as YAML)."""
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        for override in overrides or []:
+            key, _, raw = override.partition("=")
+            target = data
+            *parents, leaf = key.strip().split(".")
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = yaml.safe_load(raw)
+        return cls.from_dict(data)

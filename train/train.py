@@ -1,0 +1,258 @@
+"""Train the text-guided generator, colour-correction net and discriminator.
+
+    python -m train.train --config train/configs/cpu-hour.yaml [--set key.sub=value ...] [--resume]
+    accelerate launch --num_processes 2 -m train.train --config ...        # data-parallel, CPU or GPUs
+
+Runs on ``accelerate`` (one or many processes, CPU or GPU, mixed precision from the config), logs CSV and
+TensorBoard, validates hole PSNR on held-out murals through the same restoration pipeline the app uses, writes
+sample grids, saves a resumable state and an exported checkpoint (``model/``, the best one in ``best/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mural_inpaint.masks import MaskBank
+from mural_inpaint.metrics import psnr
+from mural_inpaint.models import MuralXGAN, PatchDiscriminator
+from mural_inpaint.pipeline import RestorationPipeline
+from mural_inpaint.restorers.gan import MuralXGANRestorer
+from mural_inpaint.text.encoders import get_text_encoder
+from train import losses
+from train.config import TrainConfig
+from train.data import DamageSynthesisDataset, ValidationCase, load_training_dataset, validation_cases
+from train.grids import save_sample_grid
+
+LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "perceptual", "colour",
+               "adversarial", "feature_matching", "loss_d", "val_hole_psnr"]
+
+
+def damaged_copy(case: ValidationCase) -> np.ndarray:
+    """The clean validation image with its hole greyed out, so nothing can copy the answer."""
+    damaged = case.clean.copy()
+    damaged[case.mask] = 127
+    return damaged
+
+
+def validate(model: MuralXGAN, cases: list[ValidationCase], samples_path: Path | None = None) -> float:
+    """Mean hole PSNR on ``cases`` through :class:`RestorationPipeline` with expert captions (model left in eval)."""
+    pipeline = RestorationPipeline(MuralXGANRestorer(model, "training", None), captioner="describer")
+    restored = [pipeline.restore(damaged_copy(c), c.mask, caption=c.caption).image for c in cases]
+    if samples_path is not None:
+        save_sample_grid(samples_path, cases[:4], restored[:4])
+    return float(np.mean([psnr(r, c.clean, c.mask) for r, c in zip(restored, cases)]))
+
+
+def classical_baseline(cases: list[ValidationCase], name: str) -> float:
+    pipeline = RestorationPipeline(name, captioner="describer")
+    return float(np.mean([psnr(pipeline.restore(damaged_copy(c), c.mask, caption="").image, c.clean, c.mask)
+                          for c in cases]))
+
+
+def learning_rate_factor(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10 % at ``config.steps``."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metrics: dict) -> None:
+    model.config.training = {
+        "steps": step,
+        "data": config.data.sources,
+        "holdout": config.data.holdout,
+        "crop_size": config.data.crop_size,
+        "batch_size": config.batch_size,
+        "losses": config.to_dict()["loss"],
+        "metrics": metrics,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "hardware": metrics.get("hardware"),
+    }
+    model.save_pretrained(folder)
+    (folder / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+
+
+def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = None) -> dict:
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    # Without CUDA, data-parallel processes (torchrun / `accelerate launch --multi_gpu`) talk over gloo on the CPU.
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed, device_specific=True)  # each process draws different damage
+    out = Path(config.output_dir)
+    main = accelerator.is_main_process
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+
+    model = MuralXGAN(config.model)
+    discriminator = PatchDiscriminator(config.discriminator)
+    encoder = get_text_encoder(model.text_encoder_spec)
+    bank = MaskBank.from_folder(config.data.mask_bank) if config.data.mask_bank else None
+    samples = DamageSynthesisDataset(load_training_dataset(config.data), config.data, config.model.coarse_fill, bank)
+    loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=True, drop_last=True,
+                                         num_workers=config.data.workers,
+                                         persistent_workers=config.data.workers > 0)
+    optimizer_g = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.5, 0.99), weight_decay=0.0)
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), lr=config.lr_discriminator, betas=(0.5, 0.99),
+                                    weight_decay=0.0)
+    schedule_g = torch.optim.lr_scheduler.LambdaLR(optimizer_g, lambda s: learning_rate_factor(s, config))
+    perceptual = losses.PerceptualLoss(config.loss.perceptual_backbone, config.loss.perceptual_layers) \
+        if config.loss.perceptual > 0 else None
+    model, discriminator, optimizer_g, optimizer_d, loader, schedule_g = accelerator.prepare(
+        model, discriminator, optimizer_g, optimizer_d, loader, schedule_g)
+    if perceptual is not None:
+        perceptual = perceptual.to(accelerator.device)
+
+    state_dir, trainer_file = out / "state", out / "state" / "trainer.json"
+    step, best, elapsed_before = 0, -math.inf, 0.0
+    if resume and trainer_file.is_file():
+        accelerator.load_state(str(state_dir))
+        saved = json.loads(trainer_file.read_text())
+        step, best, elapsed_before = saved["step"], saved["best_val_hole_psnr"], saved["elapsed_s"]
+        accelerator.print(f"resumed from {state_dir} at step {step}")
+
+    cases = validation_cases(config.data.validation, config.data.holdout) if main else []
+    metrics: dict = {"hardware": f"{accelerator.num_processes} x {accelerator.device.type} "
+                                 f"({platform.processor() or platform.machine()}), torch {torch.__version__}"}
+    if main and cases:
+        metrics["baseline_hole_psnr"] = {n: classical_baseline(cases, n) for n in ("telea", "biharmonic")}
+        accelerator.print(f"{len(cases)} validation murals; classical hole PSNR {metrics['baseline_hole_psnr']}")
+    log_file = out / "log.csv"
+    writer = board = log_handle = None
+    if main:
+        new_log = not log_file.exists() or not resume
+        log_handle = log_file.open("w" if new_log else "a", newline="")
+        writer = csv.DictWriter(log_handle, LOG_COLUMNS)
+        if new_log:
+            writer.writeheader()
+        from torch.utils.tensorboard import SummaryWriter
+
+        board = SummaryWriter(str(out / "tensorboard"))
+
+    start, seen, window_start = time.time(), 0, time.time()
+    sums: dict[str, float] = {}
+    progress = tqdm(total=config.steps, initial=step, disable=not main, desc="training", unit="step")
+    stop = False
+    model.train()
+    while not stop:
+        for batch in loader:
+            image, mask, coarse = batch["image"], batch["mask"], batch["coarse"]
+            with torch.no_grad():
+                text = encoder.encode(batch["caption"]).to(accelerator.device)
+                text[torch.tensor([c == "" for c in batch["caption"]], device=text.device)] = 0
+            final, raw = model(image, mask, text, coarse, return_generator_output=True)
+            terms = {
+                "l1_hole": config.loss.l1_hole * losses.masked_l1(raw, image, mask),
+                "l1_valid": config.loss.l1_valid * losses.masked_l1(raw, image, 1 - mask),
+                "colour": config.loss.colour * losses.colour_loss(final, image, mask, config.loss.colour_ring),
+            }
+            if perceptual is not None:
+                terms["perceptual"] = config.loss.perceptual * perceptual(final, image)
+            adversarial_on = step >= config.loss.adversarial_start and config.loss.adversarial > 0
+            if adversarial_on:
+                logits, features = discriminator(torch.cat([final, image]), torch.cat([mask, mask]))
+                half = image.shape[0]
+                terms["adversarial"] = config.loss.adversarial * losses.hinge_generator_loss(logits[:half])
+                terms["feature_matching"] = config.loss.feature_matching * losses.feature_matching_loss(
+                    [f[:half] for f in features], [f[half:] for f in features])
+            loss_g = sum(terms.values())
+            optimizer_g.zero_grad(set_to_none=True)
+            accelerator.backward(loss_g)
+            optimizer_g.step()
+            schedule_g.step()
+            if adversarial_on:
+                logits, _ = discriminator(torch.cat([image, final.detach()]), torch.cat([mask, mask]))
+                loss_d = losses.hinge_discriminator_loss(logits[:half], logits[half:])
+                optimizer_d.zero_grad(set_to_none=True)
+                accelerator.backward(loss_d)
+                optimizer_d.step()
+                terms["loss_d"] = loss_d
+            terms["loss_g"] = loss_g
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            step += 1
+            seen += image.shape[0] * accelerator.num_processes
+            progress.update(1)
+
+            if step % config.log_every == 0 or step >= config.steps:
+                elapsed = elapsed_before + time.time() - start
+                row = {k: round(v / config.log_every, 5) for k, v in sums.items()}
+                row |= {"step": step, "elapsed_s": round(elapsed, 1), "lr": schedule_g.get_last_lr()[0],
+                        "images_per_s": round(seen / (time.time() - window_start), 2)}
+                sums, seen, window_start = {}, 0, time.time()
+                validate_now = step % config.validate_every == 0 or step >= config.steps
+                over_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
+                flag = accelerator.reduce(torch.tensor([float(over_time)], device=accelerator.device), "max")
+                stop = step >= config.steps or bool(flag.item())
+                if main and (validate_now or stop) and cases:
+                    unwrapped = accelerator.unwrap_model(model)
+                    row["val_hole_psnr"] = round(validate(unwrapped, cases, out / "samples" / f"step-{step:06d}.png"),
+                                                 3)
+                    unwrapped.train()
+                    metrics["val_hole_psnr"] = row["val_hole_psnr"]
+                    if row["val_hole_psnr"] > best:
+                        best = row["val_hole_psnr"]
+                        metrics["best_val_hole_psnr"], metrics["best_step"] = best, step
+                        export(unwrapped, out / "best", config, step, dict(metrics))
+                if main:
+                    writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
+                    log_handle.flush()
+                    for key, value in row.items():
+                        if key != "step":
+                            board.add_scalar(key, value, step)
+                    progress.set_postfix(loss=row.get("loss_g"), val=row.get("val_hole_psnr", ""))
+                if step % config.save_every == 0 or stop:
+                    accelerator.wait_for_everyone()
+                    accelerator.save_state(str(state_dir))
+                    if main:
+                        trainer_file.write_text(json.dumps({"step": step, "best_val_hole_psnr": best,
+                                                            "elapsed_s": elapsed}))
+                        export(accelerator.unwrap_model(model), out / "model", config, step, dict(metrics))
+            if stop:
+                break
+    progress.close()
+    accelerator.wait_for_everyone()
+    if main:
+        board.close()
+        log_handle.close()
+        if push_to_hub:
+            from train.publish import publish
+
+            publish(out / ("best" if (out / "best").is_dir() else "model"), push_to_hub)
+    return metrics if main else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="YAML preset, e.g. train/configs/cpu-hour.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. --set steps=200 --set data.crop_size=96")
+    parser.add_argument("--output-dir", default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/state when it exists")
+    parser.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="publish the best checkpoint")
+    args = parser.parse_args(argv)
+    overrides = args.set + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    config = TrainConfig.from_yaml(args.config, overrides)
+    metrics = train(config, resume=args.resume, push_to_hub=args.push_to_hub)
+    if metrics:
+        print(json.dumps({k: v for k, v in metrics.items() if k != "hardware"}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
