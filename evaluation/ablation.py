@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
 def ablation(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    started = time.perf_counter()
+    started, env = time.perf_counter(), environment()
     cases = cases_from_args(args)
     pipeline = build_pipeline("muralxgan", args.checkpoint, args.revision, captioner="describer")
     restorer = pipeline.restorer
@@ -83,7 +83,7 @@ def ablation(args: argparse.Namespace) -> int:
             tick = time.perf_counter()
             restorer.use_colour_net = mode != "colour-net off"
             mine, _ = evaluate(pipeline, cases, mode_captions(mode, cases, expert), label=mode, seed=args.seed,
-                               lpips=False, progress=progress)
+                               lpips=False, progress=progress, caption_source=f"ablation: {mode}")
             rows += mine
             seconds[mode] = round(time.perf_counter() - tick, 3)
     restorer.use_colour_net = True
@@ -92,7 +92,7 @@ def ablation(args: argparse.Namespace) -> int:
         "ablation": "text", **data_record(args, cases), "restorer": restorer.provenance(), "modes": MODES,
         "results": {mode: results[mode]["overall"] for mode in MODES},
         "timings": {"modes_s": seconds, "total_s": round(time.perf_counter() - started, 3)},
-        "environment": environment(),
+        "environment": env,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.out / "per_image.csv")

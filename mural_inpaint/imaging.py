@@ -6,7 +6,8 @@ Conventions
   16-bit, CMYK, EXIF-rotated JPEGs, float arrays in ``[0, 1]``) is converted to that once, here.
   Transparent pixels are flattened onto white, the colour of a blank sheet behind a cut-out photo.
 - Mask: ``numpy.bool_`` array ``[H, W]``; ``True`` = damaged / missing (stored in files as 1 or 255), ``False`` = keep.
-  Masks are binarised here: values ``<= 1`` everywhere are read as 0/1 masks, otherwise ``>= 128`` is damage.
+  Masks are binarised here: when no value reaches 128 (0/1 masks, class-index label maps) any non-zero value is
+  damage, otherwise ``>= 128`` is (0/255 masks, anti-aliased or JPEG-compressed).
   For masks with a transparency channel that is actually used (painted layers), opaque paint is damage.
 - Tensors (inside models): float ``[B, 3, H, W]`` in ``[0, 1]``; masks float ``[B, 1, H, W]`` in ``{0, 1}``.
 
@@ -192,13 +193,13 @@ def load_image(source: ImageSource, *, name: str | None = None, max_pixels: int 
 
 
 def binarise_mask(values: np.ndarray) -> np.ndarray:
-    """Numeric mask values -> bool (True = damage): 0/1 masks by ``> 0``, 0..255 masks by ``>= 128``."""
+    """Numeric mask values -> bool (True = damage): small-valued masks by ``> 0``, 0..255 masks by ``>= 128``."""
     if values.dtype == np.bool_:
         return values
     if values.ndim == 3:
         values = values.max(axis=2)  # any channel marked counts as damage
     values = _scale_high_bit_depth(values) if values.dtype != np.uint8 and values.size and values.max() > 1 else values
-    if values.size and float(values.max()) <= 1.0:
+    if values.size and float(values.max()) < 128:  # 0/1 masks and class-index label maps: any non-zero is damage
         return values > 0
     return values >= 128
 

@@ -14,14 +14,19 @@ import numpy as np
 
 from mural_inpaint.errors import ModelUnavailableError
 
+PSNR_CAP = 100.0
+
 
 def psnr(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Peak signal-to-noise ratio in dB over all pixels, or over the hole pixels (all channels) when masked."""
+    """Peak signal-to-noise ratio in dB over all pixels, or over the hole pixels (all channels) when masked.
+
+    Capped at :data:`PSNR_CAP` dB, so a perfect restoration does not make a mean over images infinite.
+    """
     diff = restored.astype(np.float64) - reference.astype(np.float64)
     if mask is not None:
         diff = diff[mask]
     mse = float(np.mean(diff**2)) if diff.size else 0.0
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    return PSNR_CAP if mse == 0 else min(PSNR_CAP, 10.0 * np.log10(255.0**2 / mse))
 
 
 def ssim(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:

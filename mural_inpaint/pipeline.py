@@ -88,8 +88,10 @@ class RestorationPipeline:
         return describe(image, mask, self.captioner)
 
     def restore(self, image: ImageSource, mask: ImageSource, caption: str | None = None,
-                seed: int = 0) -> RestorationResult:
+                seed: int = 0, caption_source: str = "expert") -> RestorationResult:
         """Restore the damaged pixels of ``image`` marked by ``mask`` (1/255 = damage), guided by ``caption``.
+
+        ``caption_source`` names who wrote a given ``caption`` (recorded in the provenance as the captioner).
 
         ``caption`` None: the captioner writes one.  An empty mask returns the image unchanged; a mask covering
         the whole image is refused (:class:`InputError`), since nothing is left to restore from.
@@ -104,7 +106,7 @@ class RestorationPipeline:
             raise InputError("The mask covers the whole image: nothing is left to restore from. "
                              "Mark only the damaged areas.")
         notes: list[str] = []
-        captioner_name = "expert" if caption is not None else None
+        captioner_name = caption_source if caption is not None else None
         if caption is None and damage.any():
             tick = time.perf_counter()
             written = self.captioner.caption(pixels, damage)

@@ -24,6 +24,17 @@ HOLES = {"a": (4, 4, 10), "b": (20, 8, 16), "c": (10, 20, 24)}
 BUCKET_OF_CASE = {"a": "0-10%", "b": "10-20%", "c": "20-40%"}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors run as fast on one thread, which also keeps the tests quick when other work shares the CPUs."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def hole_mask(name: str) -> np.ndarray:
     top, left, side = HOLES[name]
     mask = np.zeros((SIZE, SIZE), bool)

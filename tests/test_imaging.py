@@ -57,6 +57,8 @@ def test_exif_rotation_is_applied():
 def test_mask_conventions_are_binarised():
     zero_one = np.array([[0, 1], [1, 0]], np.uint8)
     assert load_mask(zero_one).tolist() == [[False, True], [True, False]]
+    class_map = np.array([[0, 3], [2, 0]], np.uint8)  # label maps: any non-zero class is damage
+    assert load_mask(class_map).tolist() == [[False, True], [True, False]]
     zero_255 = np.array([[0, 255], [200, 100]], np.uint8)
     assert load_mask(zero_255).tolist() == [[False, True], [True, False]]
     rgb = Image.fromarray(np.stack([zero_255] * 3, -1))

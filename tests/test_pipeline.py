@@ -31,6 +31,8 @@ def test_expert_caption_is_used_verbatim(pipeline, mural, hole):
     result = pipeline.restore(mural, hole, caption="Flaking cinnabar on the robe")
     assert result.caption == "Flaking cinnabar on the robe"
     assert result.provenance["captioner"] == "expert"
+    generic = pipeline.restore(mural, hole, caption="a damaged mural", caption_source="generic prompt")
+    assert generic.provenance["captioner"] == "generic prompt"
 
 
 def test_empty_mask_returns_the_input_unchanged(pipeline, mural):

@@ -65,9 +65,25 @@ def _open_clip_arguments(spec: TextEncoderSpec) -> tuple[str, str | None, str]:
     return model, spec.pretrained, f"{model} {spec.pretrained} (open_clip download)"
 
 
-@lru_cache(maxsize=2)
+_FAILURES: dict[TextEncoderSpec, str] = {}
+
+
 def load_clip(spec: TextEncoderSpec = DEFAULT_CLIP) -> LoadedClip:
-    """Load an open_clip model once per process; raises :class:`ModelUnavailableError` with the reason."""
+    """Load an open_clip model once per process; raises :class:`ModelUnavailableError` with the reason.
+
+    A failure is remembered too, so callers in a loop (CLIP Score per image) do not retry the Hub every time.
+    """
+    if spec in _FAILURES:
+        raise ModelUnavailableError(_FAILURES[spec])
+    try:
+        return _load_clip(spec)
+    except ModelUnavailableError as error:
+        _FAILURES[spec] = str(error)
+        raise
+
+
+@lru_cache(maxsize=2)
+def _load_clip(spec: TextEncoderSpec) -> LoadedClip:
     import open_clip
 
     name, pretrained, source = _open_clip_arguments(spec)
