@@ -162,6 +162,8 @@ def test_single_process_run_logs_validates_exports_and_resumes(tmp_path):
     assert (run / "samples" / "step-000004.png").is_file() and any((run / "tensorboard").iterdir())
     model, _ = load_muralxgan(run / "model")
     assert model.config.training["steps"] == 4 and "val_hole_psnr" in model.config.training["metrics"]
+    with (run / "log.csv").open("a") as log:  # a row logged after the last saved state, by a run that then died
+        log.write("5" + "," * 12 + "\n")
     assert main(["--config", str(config), "--resume", "--set", "steps=6"]) == 0
     assert json.loads((run / "state" / "trainer.json").read_text())["step"] == 6
     assert len((run / "log.csv").read_text().splitlines()) == 4  # appended, not restarted

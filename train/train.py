@@ -84,6 +84,15 @@ def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metri
     (folder / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
 
 
+def _drop_rows_after(log_file: Path, step: int) -> None:
+    with log_file.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with log_file.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(row for row in rows if int(row["step"]) <= step)
+
+
 def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = None) -> dict:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -107,8 +116,9 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
     loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=True, drop_last=True,
                                          num_workers=config.data.workers,
                                          persistent_workers=config.data.workers > 0)
-    optimizer_g = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.5, 0.99), weight_decay=0.0)
-    optimizer_d = torch.optim.AdamW(discriminator.parameters(), lr=config.lr_discriminator, betas=(0.5, 0.99),
+    betas = (config.adam_beta1, 0.99)
+    optimizer_g = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=betas, weight_decay=0.0)
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), lr=config.lr_discriminator, betas=betas,
                                     weight_decay=0.0)
     schedule_g = torch.optim.lr_scheduler.LambdaLR(optimizer_g, lambda s: learning_rate_factor(s, config))
     perceptual = losses.PerceptualLoss(config.loss.perceptual_backbone, config.loss.perceptual_layers) \
@@ -124,6 +134,9 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         accelerator.load_state(str(state_dir))
         saved = json.loads(trainer_file.read_text())
         step, best, elapsed_before = saved["step"], saved["best_val_hole_psnr"], saved["elapsed_s"]
+        for optimizer in (optimizer_g, optimizer_d):  # a resumed run may change the recipe's betas
+            for group in optimizer.param_groups:
+                group["betas"] = betas
         accelerator.print(f"resumed from {state_dir} at step {step}")
 
     cases = validation_cases(config.data.validation, config.data.holdout) if main else []
@@ -134,6 +147,8 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         accelerator.print(f"{len(cases)} validation murals; classical hole PSNR {metrics['baseline_hole_psnr']}")
     log_file = out / "log.csv"
     writer = board = log_handle = None
+    if main and resume and log_file.exists():
+        _drop_rows_after(log_file, step)  # rows a stopped run logged after its last saved state
     if main:
         new_log = not log_file.exists() or not resume
         log_handle = log_file.open("w" if new_log else "a", newline="")
