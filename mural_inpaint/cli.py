@@ -44,7 +44,10 @@ def _restore(args: argparse.Namespace) -> int:
     if batch and output.suffix:
         raise InputError(f"{output}: with folders as INPUT, --output must be a folder.")
     options = {"checkpoint": args.checkpoint, "revision": args.revision} if args.checkpoint else {}
-    pipeline = RestorationPipeline(args.model, restorer_options=options, captioner=args.captioner)
+    model = args.model or ("muralxgan" if args.checkpoint else None)
+    if options and model != "muralxgan":
+        raise InputError(f"--checkpoint is for the muralxgan restorer, not {model!r}.")
+    pipeline = RestorationPipeline(model, restorer_options=options, captioner=args.captioner)
     print(f"restorer: {pipeline.restorer.name}")
     for image_path, mask_path, stem in tqdm(pairs, desc="restoring", unit="image", disable=not batch):
         start = time.perf_counter()

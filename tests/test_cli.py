@@ -77,6 +77,21 @@ def test_unknown_model_lists_the_available_ones(files, tmp_path, capsys):
     assert expected in capsys.readouterr().err
 
 
+def test_checkpoint_option_selects_the_gan(files, tmp_path, capsys):
+    from tests.test_restorers import tiny_gan
+
+    tiny_gan(working_size=64).model.save_pretrained(tmp_path / "ckpt")
+    image, mask = files
+    out = tmp_path / "gan.png"
+    assert main(["restore", str(image), "--mask", str(mask), "--output", str(out), "--checkpoint",
+                 str(tmp_path / "ckpt"), "--captioner", "describer"]) == 0
+    provenance = json.loads(out.with_suffix(".json").read_text())
+    assert provenance["restorer"] == "muralxgan" and provenance["checkpoint"] == str(tmp_path / "ckpt")
+    assert main(["restore", str(image), "--mask", str(mask), "--output", str(out), "--model", "telea",
+                 "--checkpoint", str(tmp_path / "ckpt")]) == 2
+    assert "--checkpoint is for the muralxgan restorer, not 'telea'" in capsys.readouterr().err
+
+
 def test_describe_prints_the_description(files, capsys):
     image, mask = files
     assert main(["describe", str(image), "--mask", str(mask), "--captioner", "describer", "--json"]) == 0
