@@ -72,8 +72,8 @@ def resolve_model_dir(
         local = snapshot_download(**options)
     except Exception as error:
         raise ModelUnavailableError(
-            f"The {what} {where} could not be downloaded from the Hugging Face Hub ({_short(error)}); check the id, "
-            "revision and network, or point to a local folder."
+            f"The {what} {where} is not a local folder and could not be downloaded from the Hugging Face Hub "
+            f"({_short(error)}); check the path or id, the revision and the network."
         ) from None
     return ResolvedModel(Path(local), text, Path(local).name)
 

@@ -1,0 +1,245 @@
+"""The app's SQLite store (through sqlite-utils): murals, captions and every review decision, restorations,
+blind-rating pairs, votes and raters.
+
+Rules the schema enforces:
+- review decisions are append-only rows: nothing earlier is ever overwritten;
+- a vote is accepted only for a pair the server issued to that rater, and only once (atomic claim of the pair);
+- WAL mode and a busy timeout, so many raters voting at once lose nothing.
+
+Database path: ``MURALXGAN_DB`` or ``muralxgan.db`` in the working folder.  Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from mural_inpaint.errors import InputError
+
+SCHEMA_VERSION = 1
+OUTCOMES = ("left", "right", "tie", "both_bad")
+DECISIONS = ("approved", "rejected")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("MURALXGAN_DB", "muralxgan.db"))
+
+
+@dataclass(frozen=True)
+class IssuedPair:
+    """What a rater is shown: a random pair id and two candidate ids, never the systems."""
+
+    pair_id: str
+    item_id: str
+    left_id: str
+    right_id: str
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.migrate()
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection (sqlite3 connections must not be shared across threads)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            db = self._local.db = Database(conn)
+        return db
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Database]:
+        """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads first and then writes cannot wait for a busy writer in WAL mode; it fails
+        at once with "database is locked".  Taking the lock first lets the busy timeout queue writers instead.
+        """
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def migrate(self) -> None:
+        """Create missing tables and indexes; record the schema version (idempotent)."""
+        db = self.db
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        with self.writing():
+            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db["raters"].create({"name": str, "first_seen": str, "is_admin": int}, pk="name", if_not_exists=True)
+            db["items"].create({"id": str, "name": str, "width": int, "height": int, "image_path": str,
+                                "mask_path": str, "source": str, "created_at": str}, pk="id", if_not_exists=True)
+            db["captions"].create({"id": int, "item_id": str, "captioner": str, "text": str, "created_at": str},
+                                  pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
+            db["caption_reviews"].create(
+                {"id": int, "item_id": str, "caption_id": int, "reviewer": str, "draft": str, "final_text": str,
+                 "decision": str, "created_at": str},
+                pk="id", foreign_keys=[("item_id", "items", "id"), ("caption_id", "captions", "id")],
+                if_not_exists=True)
+            db["candidates"].create({"id": str, "item_id": str, "system": str, "image_path": str,
+                                     "provenance": str, "created_at": str},
+                                    pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
+            db["pairs"].create({"id": str, "item_id": str, "left_id": str, "right_id": str, "rater": str,
+                                "issued_at": str, "voted_at": str},
+                               pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
+            db["votes"].create(
+                {"id": int, "pair_id": str, "rater": str, "item_id": str, "left_system": str, "right_system": str,
+                 "outcome": str, "left_score": int, "right_score": int, "comment": str, "created_at": str},
+                pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
+            db["candidates"].create_index(["item_id", "system"], unique=True, if_not_exists=True)
+            db["votes"].create_index(["pair_id"], unique=True, if_not_exists=True)
+            db["caption_reviews"].create_index(["item_id", "created_at"], if_not_exists=True)
+            db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+    # ----------------------------------------------------------------------------------------------- raters, items
+    def touch_rater(self, name: str, is_admin: bool = False) -> None:
+        with self.writing() as db:
+            db.execute("INSERT INTO raters (name, first_seen, is_admin) VALUES (?, ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET is_admin = excluded.is_admin", [name, now(), int(is_admin)])
+
+    def add_item(self, item_id: str, name: str, width: int, height: int, image_path: str, mask_path: str,
+                 source: str = "") -> str:
+        with self.writing():
+            self.db["items"].insert({"id": item_id, "name": name, "width": width, "height": height,
+                                     "image_path": image_path, "mask_path": mask_path, "source": source,
+                                     "created_at": now()}, ignore=True)
+        return item_id
+
+    # ---------------------------------------------------------------------------------------------------- captions
+    def add_caption(self, item_id: str, captioner: str, text: str) -> int:
+        with self.writing():
+            return self.db["captions"].insert({"item_id": item_id, "captioner": captioner, "text": text,
+                                               "created_at": now()}).last_pk
+
+    def review_caption(self, item_id: str, reviewer: str, final_text: str, decision: str) -> int:
+        """Append a decision on the item's latest machine caption; earlier decisions stay untouched."""
+        if decision not in DECISIONS:
+            raise InputError(f"A review decision is one of {', '.join(DECISIONS)}, not {decision!r}.")
+        draft = self.latest_caption(item_id)
+        if draft is None:
+            raise InputError(f"No caption to review for item {item_id!r}.")
+        with self.writing():
+            return self.db["caption_reviews"].insert({
+                "item_id": item_id, "caption_id": draft["id"], "reviewer": reviewer, "draft": draft["text"],
+                "final_text": final_text, "decision": decision, "created_at": now()}).last_pk
+
+    def latest_caption(self, item_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM captions WHERE item_id = ? ORDER BY id DESC LIMIT 1", [item_id]))
+        return rows[0] if rows else None
+
+    def review_history(self, item_id: str) -> list[dict]:
+        return list(self.db.query("SELECT * FROM caption_reviews WHERE item_id = ? ORDER BY id", [item_id]))
+
+    def review_progress(self) -> tuple[int, int]:
+        """(items with at least one review, items with a caption)."""
+        reviewed = next(self.db.query("SELECT COUNT(DISTINCT item_id) AS n FROM caption_reviews"))["n"]
+        total = next(self.db.query("SELECT COUNT(DISTINCT item_id) AS n FROM captions"))["n"]
+        return reviewed, total
+
+    def reviewed_captions(self) -> list[dict]:
+        """The latest decision per item, joined with the item (for JSONL / datasets export)."""
+        return list(self.db.query(
+            "SELECT r.*, i.name, i.image_path, i.mask_path FROM caption_reviews r JOIN items i ON i.id = r.item_id "
+            "WHERE r.id IN (SELECT MAX(id) FROM caption_reviews GROUP BY item_id) ORDER BY r.item_id"))
+
+    # ------------------------------------------------------------------------------------------- blind A/B rating
+    def add_candidate(self, item_id: str, system: str, image_path: str, provenance: dict) -> str:
+        """Cache one restoration of an item; returns its random id (the only name the page ever sees)."""
+        with self.writing() as db:  # check and insert under one lock: two workers cannot both add it
+            existing = list(db.query("SELECT id FROM candidates WHERE item_id = ? AND system = ?", [item_id, system]))
+            if existing:
+                return existing[0]["id"]
+            candidate_id = secrets.token_urlsafe(12)
+            db["candidates"].insert({"id": candidate_id, "item_id": item_id, "system": system,
+                                     "image_path": image_path, "provenance": json.dumps(provenance, default=str),
+                                     "created_at": now()})
+        return candidate_id
+
+    def issue_pair(self, rater: str, rng) -> IssuedPair | None:
+        """Draw a pair for ``rater``, favouring the items and system pairs with the fewest votes; side by coin flip."""
+        candidates = list(self.db.query("SELECT id, item_id, system FROM candidates ORDER BY item_id, system"))
+        votes = list(self.db.query("SELECT item_id, left_system, right_system FROM votes"))
+        per_item, per_pair = {}, {}
+        for vote in votes:
+            per_item[vote["item_id"]] = per_item.get(vote["item_id"], 0) + 1
+            key = (vote["item_id"], *sorted((vote["left_system"], vote["right_system"])))
+            per_pair[key] = per_pair.get(key, 0) + 1
+        by_item: dict[str, list[dict]] = {}
+        for candidate in candidates:
+            by_item.setdefault(candidate["item_id"], []).append(candidate)
+        options = []
+        for item_id, group in by_item.items():
+            for i in range(len(group)):
+                for j in range(i + 1, len(group)):
+                    key = (item_id, *sorted((group[i]["system"], group[j]["system"])))
+                    options.append(((per_pair.get(key, 0), per_item.get(item_id, 0)), group[i], group[j]))
+        if not options:
+            return None
+        fewest = min(o[0] for o in options)
+        least_voted = [option for option in options if option[0] == fewest]
+        _, first, second = least_voted[int(rng.integers(len(least_voted)))]
+        left, right = (first, second) if rng.random() < 0.5 else (second, first)
+        pair = IssuedPair(secrets.token_urlsafe(16), first["item_id"], left["id"], right["id"])
+        with self.writing():
+            self.db["pairs"].insert({"id": pair.pair_id, "item_id": pair.item_id, "left_id": pair.left_id,
+                                     "right_id": pair.right_id, "rater": rater, "issued_at": now(),
+                                     "voted_at": None})
+        return pair
+
+    def record_vote(self, pair_id: str, rater: str, outcome: str, left_score: int | None = None,
+                    right_score: int | None = None, comment: str = "") -> dict:
+        """Accept one vote for a pair issued to ``rater``; returns the revealed systems.
+
+        Raises :class:`InputError` for an unknown pair, a pair issued to someone else, or a second vote.
+        """
+        if outcome not in OUTCOMES:
+            raise InputError(f"A vote is one of {', '.join(OUTCOMES)}, not {outcome!r}.")
+        for score in (left_score, right_score):
+            if score is not None and not 1 <= int(score) <= 5:
+                raise InputError("Scores go from 1 to 5.")
+        with self.writing() as db:  # the claim and the insert are one step
+            claimed = db.execute("UPDATE pairs SET voted_at = ? WHERE id = ? AND rater = ? AND voted_at IS NULL",
+                                 [now(), pair_id, rater]).rowcount
+            if claimed == 1:
+                pair = next(db.query(
+                    "SELECT p.item_id, l.system AS left_system, r.system AS right_system FROM pairs p "
+                    "JOIN candidates l ON l.id = p.left_id JOIN candidates r ON r.id = p.right_id WHERE p.id = ?",
+                    [pair_id]))
+                db.execute("INSERT INTO votes (pair_id, rater, item_id, left_system, right_system, outcome, "
+                           "left_score, right_score, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [pair_id, rater, pair["item_id"], pair["left_system"], pair["right_system"], outcome,
+                            left_score, right_score, comment, now()])
+        if claimed != 1:
+            known = list(self.db.query("SELECT rater FROM pairs WHERE id = ?", [pair_id]))
+            if not known or known[0]["rater"] != rater:
+                raise InputError("This pair was not issued to you; load a new pair.")
+            raise InputError("You have already voted on this pair.")
+        return pair
+
+    def votes(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM votes ORDER BY id"))
