@@ -180,3 +180,12 @@ def test_two_processes_under_accelerate_launch(tmp_path):
     run = tmp_path / "run"
     assert json.loads((run / "state" / "trainer.json").read_text())["step"] == 2
     assert load_muralxgan(run / "model")[0].config.training["hardware"].startswith("2 x cpu")
+
+
+@pytest.mark.parametrize("preset", sorted((ROOT / "train" / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_presets_parse_and_build(preset):
+    from mural_inpaint.models import MuralXGAN
+
+    config = TrainConfig.from_yaml(preset)
+    assert config.data.holdout and config.steps > 0
+    MuralXGAN(config.model)  # the architecture the preset names can be built
