@@ -32,6 +32,7 @@ class DataConfig:
     image_column: str = "image"
     mask_column: str = "mask"
     caption_column: str = "caption"
+    caption_mode: str = "scene"  # "scene": captions describe the picture; "damage": they describe its own mask
     split: str = "train"
     mask_bank: str | None = None
     mask_sources: dict = field(default_factory=lambda: {"own": 0.3, "bank": 0.35, "synthetic": 0.35})

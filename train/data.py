@@ -157,7 +157,8 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _damage(self, rng, size: int, own: np.ndarray | None) -> np.ndarray:
+    def _damage(self, rng, size: int, own: np.ndarray | None) -> tuple[np.ndarray, str]:
+        """(mask, which source drew it: own / bank / synthetic)."""
         weights = dict(self.config.mask_sources)
         if own is None or not own.any():
             weights.pop("own", None)
@@ -173,8 +174,8 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
         else:
             mask = synthesize_damage(size, size, self.config.presets[rng.integers(len(self.config.presets))], rng)
         if mask.mean() < 0.003 or mask.all():
-            mask = synthesize_damage(size, size, "mixed", rng)
-        return mask
+            mask, choice = synthesize_damage(size, size, "mixed", rng), "synthetic"
+        return mask, choice
 
     def __getitem__(self, index: int) -> dict:
         self._calls += 1
@@ -198,11 +199,15 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
             clean = clean[:, ::-1]
             own = own[:, ::-1] if own is not None else None
         clean = np.ascontiguousarray(clean)
-        mask = np.ascontiguousarray(self._damage(rng, size, own))
+        mask, source = self._damage(rng, size, own)
+        mask = np.ascontiguousarray(mask)
         caption = ""
         if rng.random() >= self.config.text_dropout:
-            caption = join_scene_and_damage(row.get("caption") or "",
-                                            describe_damage(clean, mask, reference=clean).text)
+            given = row.get("caption") or ""
+            if self.config.caption_mode == "damage":  # an expert's description of the mural's own damage
+                caption = given if (given and source == "own") else describe_damage(clean, mask, reference=clean).text
+            else:
+                caption = join_scene_and_damage(given, describe_damage(clean, mask, reference=clean).text)
         damaged = clean.copy()
         damaged[mask] = 127
         coarse = self.coarse.restore_crop(damaged, mask)

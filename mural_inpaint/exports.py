@@ -1,0 +1,78 @@
+"""Exports from the store: reviewed captions (JSONL and a ``datasets`` dataset the training package reads) and
+votes (CSV and JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from mural_inpaint.errors import InputError
+from mural_inpaint.store import Store
+
+CAPTION_FIELDS = ("item_id", "name", "image_path", "mask_path", "caption", "draft", "decision", "reviewer",
+                  "reviewed_at")
+
+
+def reviewed_caption_rows(store: Store, approved_only: bool = True) -> list[dict]:
+    """The latest decision per mural: the expert's final text as ``caption``, the machine's draft beside it."""
+    rows = []
+    for review in store.reviewed_captions():
+        if approved_only and review["decision"] != "approved":
+            continue
+        rows.append({"item_id": review["item_id"], "name": review["name"], "image_path": review["image_path"],
+                     "mask_path": review["mask_path"], "caption": review["final_text"], "draft": review["draft"],
+                     "decision": review["decision"], "reviewer": review["reviewer"],
+                     "reviewed_at": review["created_at"]})
+    return rows
+
+
+def export_captions_jsonl(store: Store, path: str | os.PathLike, approved_only: bool = True) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in reviewed_caption_rows(store, approved_only):
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def export_captions_dataset(store: Store, folder: str | os.PathLike, push_to_hub: str | None = None,
+                            token: str | None = None, approved_only: bool = True):
+    """A ``datasets.Dataset`` (image, mask, caption + review columns) saved to ``folder`` and optionally pushed.
+
+    Train on it with ``data.sources: [FOLDER]`` and ``data.caption_mode: damage`` (the captions describe each
+    mural's own damage).
+    """
+    import datasets
+
+    rows = reviewed_caption_rows(store, approved_only)
+    if not rows:
+        raise InputError("No reviewed captions to export yet.")
+    columns = {field: [row[field] for row in rows] for field in CAPTION_FIELDS if field not in ("image_path",
+                                                                                                "mask_path")}
+    columns["image"] = [row["image_path"] for row in rows]
+    columns["mask"] = [row["mask_path"] for row in rows]
+    dataset = datasets.Dataset.from_dict(columns).cast_column("image", datasets.Image())
+    dataset = dataset.cast_column("mask", datasets.Image())
+    dataset.save_to_disk(str(folder))
+    if push_to_hub:
+        dataset.push_to_hub(push_to_hub, token=token)
+    return dataset
+
+
+def export_votes(store: Store, folder: str | os.PathLike) -> tuple[Path, Path]:
+    """All votes, with the systems revealed, as ``votes.csv`` and ``votes.jsonl`` (for admins)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    votes = store.votes()
+    fields = ["id", "pair_id", "rater", "item_id", "left_system", "right_system", "outcome", "left_score",
+              "right_score", "comment", "created_at"]
+    with (folder / "votes.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows({k: vote[k] for k in fields} for vote in votes)
+    with (folder / "votes.jsonl").open("w", encoding="utf-8") as handle:
+        for vote in votes:
+            handle.write(json.dumps({k: vote[k] for k in fields}, ensure_ascii=False) + "\n")
+    return folder / "votes.csv", folder / "votes.jsonl"
