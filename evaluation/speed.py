@@ -1,0 +1,196 @@
+"""Speed benchmark: every restorer on the same inputs, through the pipeline, with ratios against Telea.
+
+    python -m evaluation.speed [--out DIR] [--repeats 5] [--sizes 256,512,1024] [--damage 5,15,30]
+
+Inputs: crops of ``../shared/data/hires-murals`` (or synthetic murals when the data is absent) with synthetic damage
+at each target fraction; the high-resolution murals with a real-damage mask (about 10 %); the same damage on a
+canvas with 4x the pixels (cost should follow the damage, not the canvas); and the mural upscaled 3x (~4k px).
+Reports median and p95 latency after one warm-up run, file decode / encode separately, peak memory (process max
+RSS), and the GAN's parameters and multiply-accumulates per pixel.  No timed assertions: numbers to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mural_inpaint.masks import MaskBank, synthesize_damage
+from mural_inpaint.pipeline import RestorationPipeline
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass
+class SpeedCase:
+    name: str
+    group: str
+    image: np.ndarray
+    mask: np.ndarray
+
+
+def damage_at(height: int, width: int, percent: float, rng) -> np.ndarray:
+    """Layer 'mixed' damage until the damaged fraction reaches ``percent`` (within a few percent)."""
+    mask = np.zeros((height, width), bool)
+    while 100 * mask.mean() < percent:
+        mask |= synthesize_damage(height, width, "mixed", rng)
+    return mask
+
+
+def build_cases(sizes: list[int], damages: list[float], seed: int = 0) -> list[SpeedCase]:
+    rng = np.random.default_rng(seed)
+    murals = sorted((SHARED / "hires-murals").glob("*.png"))
+    if murals:
+        from mural_inpaint.imaging import load_image
+
+        mural = load_image(murals[0])
+    else:  # no real data: a smooth synthetic picture of the same size
+        yy, xx = np.mgrid[0:1300, 0:1400]
+        mural = np.stack([128 + 90 * np.sin(xx / 37), 120 + 80 * np.cos(yy / 23), 110 + 60 * np.sin((xx + yy) / 51)],
+                         axis=-1).astype(np.uint8)
+    cases = []
+    for size in sizes:
+        source = mural if min(mural.shape[:2]) >= size else cv2.resize(mural, (size, size))
+        crop = np.ascontiguousarray(source[:size, :size])
+        for percent in damages:
+            cases.append(SpeedCase(f"{size}px {percent:g}%", "crops", crop, damage_at(size, size, percent, rng)))
+    bank_dir = SHARED / "real-damage-masks" / "muralverse"
+    if bank_dir.is_dir():
+        bank = MaskBank.from_folder(bank_dir, min_fraction=0.08, max_fraction=0.12, min_zoom=0.8)
+        mask = bank.sample(*mural.shape[:2], rng)
+    else:
+        mask = damage_at(*mural.shape[:2], 10, rng)
+    height, width = mask.shape
+    cases.append(SpeedCase(f"mural {width}x{height}", "mural", mural, mask))
+    big = cv2.resize(mural, (2 * width, 2 * height), interpolation=cv2.INTER_CUBIC)
+    same_damage = np.zeros(big.shape[:2], bool)
+    same_damage[:height, :width] = mask
+    cases.append(SpeedCase(f"4x canvas, same damage {2 * width}x{2 * height}", "mural", big, same_damage))
+    huge = cv2.resize(mural, (3 * width, 3 * height), interpolation=cv2.INTER_CUBIC)
+    scaled = cv2.resize(mask.astype(np.uint8), (3 * width, 3 * height), interpolation=cv2.INTER_NEAREST) > 0
+    cases.append(SpeedCase(f"upscaled 3x {3 * width}x{3 * height}", "mural", huge, scaled))
+    return cases
+
+
+def time_case(pipeline: RestorationPipeline, case: SpeedCase, repeats: int) -> dict:
+    pipeline.restore(case.image, case.mask, caption=None)  # warm-up
+    totals, restores = [], []
+    for seed in range(repeats):
+        result = pipeline.restore(case.image, case.mask, caption=None, seed=seed)
+        totals.append(result.provenance["timings"]["total_s"])
+        restores.append(result.provenance["timings"].get("restore_s", 0.0))
+    return {"median_s": statistics.median(totals), "p95_s": float(np.percentile(totals, 95)),
+            "restore_median_s": statistics.median(restores)}
+
+
+def codec_seconds(image: np.ndarray) -> dict:
+    """PNG decode and encode time of ``image`` (reported apart from restoration)."""
+    from PIL import Image
+
+    start = time.perf_counter()
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    encode = time.perf_counter() - start
+    start = time.perf_counter()
+    Image.open(io.BytesIO(buffer.getvalue())).load()
+    return {"png_encode_s": encode, "png_decode_s": time.perf_counter() - start}
+
+
+def gan_cost(model, size: int = 256) -> dict:
+    """Parameters and multiply-accumulates per pixel of the generator + colour net at ``size`` x ``size``."""
+    import torch
+
+    macs = 0
+
+    def count(module, inputs, output):
+        nonlocal macs
+        if isinstance(module, torch.nn.Conv2d):
+            per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            macs += output.numel() * per_output
+        elif isinstance(module, torch.nn.Linear):
+            macs += output.numel() * module.in_features
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    handles = [layer.register_forward_hook(count) for layer in layers]
+    with torch.inference_mode():
+        x = torch.rand(1, 3, size, size)
+        model(x, torch.zeros(1, 1, size, size), torch.zeros(1, model.config.generator.text_dim), x)
+    for handle in handles:
+        handle.remove()
+    return {"parameters": sum(p.numel() for p in model.parameters()), "macs_per_pixel": macs / (size * size)}
+
+
+def run(restorers: list[str], cases: list[SpeedCase], repeats: int) -> dict:
+    results: dict = {"cases": {}, "restorers": {}}
+    for case in cases:
+        results["cases"][case.name] = {"group": case.group, "size": list(case.image.shape[:2]),
+                                       "damaged_percent": round(100 * float(case.mask.mean()), 2),
+                                       "damaged_pixels": int(case.mask.sum()), **codec_seconds(case.image)}
+    for name in restorers:
+        pipeline = RestorationPipeline(name, captioner="describer")
+        timings = {case.name: time_case(pipeline, case, repeats) for case in cases}
+        entry = {"timings": timings, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                 "provenance": pipeline.restorer.provenance()}
+        if name == "muralxgan":
+            entry["cost"] = gan_cost(pipeline.restorer.model)
+        results["restorers"][name] = entry
+    if "telea" in results["restorers"]:
+        telea = results["restorers"]["telea"]["timings"]
+        for entry in results["restorers"].values():
+            for case, timing in entry["timings"].items():
+                timing["vs_telea"] = timing["median_s"] / max(telea[case]["median_s"], 1e-9)
+    return results
+
+
+def markdown(results: dict) -> str:
+    names = list(results["restorers"])
+    lines = ["| case | damaged | " + " | ".join(f"{n} median / p95 (s)" for n in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for case, info in results["cases"].items():
+        cells = []
+        for name in names:
+            timing = results["restorers"][name]["timings"][case]
+            ratio = f", {timing['vs_telea']:.1f}x Telea" if "vs_telea" in timing and name != "telea" else ""
+            cells.append(f"{timing['median_s']:.3f} / {timing['p95_s']:.3f}{ratio}")
+        lines.append(f"| {case} | {info['damaged_percent']:.1f}% | " + " | ".join(cells) + " |")
+    for name, entry in results["restorers"].items():
+        if "cost" in entry:
+            cost = entry["cost"]
+            lines.append(f"\n{name}: {cost['parameters'] / 1e6:.2f} M parameters, "
+                         f"{cost['macs_per_pixel'] / 1e3:.1f} k multiply-accumulates per pixel.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("outputs/speed"))
+    parser.add_argument("--restorers", default="telea,navier-stokes,biharmonic,muralxgan")
+    parser.add_argument("--sizes", default="256,512,1024")
+    parser.add_argument("--damage", default="5,15,30")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    cases = build_cases([int(s) for s in args.sizes.split(",")], [float(d) for d in args.damage.split(",")],
+                        args.seed)
+    results = run(args.restorers.split(","), cases, args.repeats)
+    results["environment"] = {"machine": platform.machine(), "processor": platform.processor(),
+                              "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
+                              "repeats": args.repeats}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.json").write_text(json.dumps(results, indent=2, default=str))
+    (args.out / "speed.md").write_text(markdown(results) + "\n")
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+import json
+
+import numpy as np
+
+from evaluation.speed import SpeedCase, damage_at, gan_cost, main, markdown, run
+from tests.conftest import synthetic_mural
+from tests.test_restorers import tiny_gan
+
+
+def test_damage_reaches_the_target_fraction():
+    mask = damage_at(128, 128, 15, np.random.default_rng(0))
+    assert 15 <= 100 * mask.mean() < 40
+
+
+def test_gan_cost_counts_parameters_and_macs():
+    model = tiny_gan().model
+    cost = gan_cost(model, size=32)
+    assert cost["parameters"] == sum(p.numel() for p in model.parameters())
+    first = model.generator.stem[0].conv  # a stride-2 3x3 conv: out pixels = 1/4 of the input's
+    assert cost["macs_per_pixel"] > first.out_channels * first.in_channels * 9 / 4
+
+
+def test_run_reports_ratios_against_telea(tmp_path):
+    image = synthetic_mural(64, 64)
+    mask = np.zeros((64, 64), bool)
+    mask[20:30, 20:40] = True
+    results = run(["telea", "navier-stokes"], [SpeedCase("tiny", "crops", image, mask)], repeats=2)
+    timing = results["restorers"]["navier-stokes"]["timings"]["tiny"]
+    assert timing["median_s"] > 0 and timing["p95_s"] >= timing["median_s"] * 0.5 and timing["vs_telea"] > 0
+    assert results["restorers"]["telea"]["timings"]["tiny"]["vs_telea"] == 1.0
+    assert "| tiny |" in markdown(results)
+
+
+def test_command_line_writes_the_table(tmp_path):
+    assert main(["--out", str(tmp_path), "--restorers", "telea", "--sizes", "64", "--damage", "10",
+                 "--repeats", "1"]) == 0
+    data = json.loads((tmp_path / "speed.json").read_text())
+    assert "64px 10%" in data["cases"] and (tmp_path / "speed.md").read_text().startswith("| case |")
