@@ -81,6 +81,7 @@ def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metri
         "hardware": metrics.get("hardware"),
     }
     model.save_pretrained(folder)
+    model.generate_model_card().save(folder / "README.md")  # the mixin never overwrites an existing card
     (folder / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
 
 

@@ -40,8 +40,8 @@ Load it with the MuralXGAN package (`python -m mural_inpaint restore IMAGE --mas
 ## Limits
 
 Restorations are proposals for conservators to judge, not reconstructions of lost evidence: the network invents
-plausible paint from the surroundings and the description. It was trained on small crops of a few hundred murals;
-expect blur in large losses and in fine line work it has not seen.
+plausible paint from the surroundings and the description. Trained on small crops of a limited collection, it
+blurs large losses and fine line work it has not seen.
 """
 
 
