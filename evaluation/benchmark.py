@@ -29,6 +29,7 @@ import numpy as np
 from evaluation.cases import Case, load_cases
 from mural_inpaint.errors import InputError, MuralXGANError
 from mural_inpaint.pipeline import RestorationPipeline
+from mural_inpaint.visuals import make_grid, with_hole_shown
 
 METRICS = ("psnr", "ssim", "hole_psnr", "hole_ssim", "hole_ciede2000", "lpips", "clip_score")
 TIMINGS = ("restore_s", "total_s")
@@ -38,8 +39,6 @@ BUCKETS = (("0-10%", 0.0, 10.0), ("10-20%", 10.0, 20.0), ("20-40%", 20.0, 40.0),
 LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "hole_psnr": "hole PSNR (dB)", "hole_ssim": "hole SSIM",
           "hole_ciede2000": "hole ΔE00", "lpips": "LPIPS", "clip_score": "CLIP Score", "restore_s": "s / image"}
 GRID_ROWS = 8
-GRID_CELL = 256
-MAGENTA = (255, 0, 255)
 
 
 def bucket_of(hole_percent: float) -> str:
@@ -223,48 +222,8 @@ def grid_indices(cases: list[Case], rows: int = GRID_ROWS) -> list[int]:
     return [order[round(k * (len(order) - 1) / (rows - 1))] for k in range(rows)]
 
 
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow built without FreeType
-        return ImageFont.load_default()
-
-
-def make_grid(rows: list[list[np.ndarray]], labels: list[str], row_labels: list[str] | None = None,
-              cell: int = GRID_CELL):
-    """A PIL image: ``rows`` of equally many uint8 images, each fitted into a ``cell`` square, labelled columns."""
-    from PIL import Image, ImageDraw
-
-    header, gap = 24, 4
-    width = len(labels) * (cell + gap) + gap
-    sheet = Image.new("RGB", (width, header + len(rows) * (cell + gap) + gap), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    font = _font(14)
-    for column, label in enumerate(labels):
-        draw.text((gap + column * (cell + gap) + cell // 2, header // 2), label, fill=(0, 0, 0), font=font,
-                  anchor="mm")
-    for r, images in enumerate(rows):
-        top = header + r * (cell + gap)
-        for column, image in enumerate(images):
-            tile = Image.fromarray(image)
-            scale = cell / max(tile.size)
-            size = (max(1, round(tile.width * scale)), max(1, round(tile.height * scale)))
-            tile = tile.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
-            left = gap + column * (cell + gap)
-            sheet.paste(tile, (left + (cell - size[0]) // 2, top + (cell - size[1]) // 2))
-        if row_labels:
-            box = draw.textbbox((gap + 3, top + cell - 3), row_labels[r], font=_font(12), anchor="lb")
-            draw.rectangle(box, fill=(0, 0, 0))
-            draw.text((gap + 3, top + cell - 3), row_labels[r], fill=(255, 255, 255), font=_font(12), anchor="lb")
-    return sheet
-
-
 def show_hole(case: Case) -> np.ndarray:
-    shown = case.image.copy()
-    shown[case.mask] = MAGENTA
-    return shown
+    return with_hole_shown(case.image, case.mask)
 
 
 def warm_up(case: Case, lpips: bool, clip: ClipScorer) -> str:

@@ -16,6 +16,7 @@ from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.masks import synthesize_damage
 from mural_inpaint.metrics import MetricValue
+from mural_inpaint.visuals import GRID_CELL
 from tests.conftest import synthetic_mural
 
 SIZE = 48
@@ -217,7 +218,7 @@ def test_benchmark_writes_everything_and_reruns_identically(data, tmp_path):
     assert "| biharmonic | 20-40% | 1 |" in markdown and "seed 5" in markdown
 
     with Image.open(out / "grid.png") as grid:  # 3 rows; input, 2 restorers, ground truth
-        assert grid.size == (4 * (benchmark.GRID_CELL + 4) + 4, 24 + 3 * (benchmark.GRID_CELL + 4) + 4)
+        assert grid.size == (4 * (GRID_CELL + 4) + 4, 24 + 3 * (GRID_CELL + 4) + 4)
 
     assert benchmark.main([*argv, "--out", str(tmp_path / "again")]) == 0
     rerun = read_csv(tmp_path / "again" / "per_image.csv")

@@ -1,4 +1,4 @@
-"""Sample grids: damaged input (hole in magenta) | restored | ground truth, one row per validation mural."""
+"""Training sample grids: damaged input (hole in magenta) | restored | ground truth, one row per validation mural."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mural_inpaint.imaging import save_png
-
-MAGENTA = np.array([255, 0, 255], np.uint8)
+from mural_inpaint.visuals import make_grid, with_hole_shown
 
 
 def save_sample_grid(path: Path, cases, restored: list[np.ndarray]) -> Path:
-    """``cases``: objects with ``clean`` uint8 ``[H, W, 3]`` and ``mask`` bool ``[H, W]``; rows share one size."""
-    rows = []
-    for case, output in zip(cases, restored):
-        damaged = case.clean.copy()
-        damaged[case.mask] = MAGENTA
-        rows.append(np.concatenate([damaged, output, case.clean], axis=1))
-    return save_png(np.concatenate(rows, axis=0), path)
+    """``cases``: objects with ``name``, ``clean`` uint8 ``[H, W, 3]`` and ``mask`` bool ``[H, W]``."""
+    rows = [[with_hole_shown(case.clean, case.mask), output, case.clean] for case, output in zip(cases, restored)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make_grid(rows, ["input (hole magenta)", "restored", "ground truth"], [case.name for case in cases]).save(path)
+    return path

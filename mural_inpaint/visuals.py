@@ -1,0 +1,53 @@
+"""Image grids for people to look at: benchmark comparisons and training samples share this one function."""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRID_CELL = 256
+MAGENTA = (255, 0, 255)  # marks holes in shown inputs: no mural pigment looks like it
+
+
+def with_hole_shown(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """uint8 ``[H, W, 3]`` copy with the damaged pixels (``mask`` True) painted magenta."""
+    shown = image.copy()
+    shown[mask] = MAGENTA
+    return shown
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow built without FreeType
+        return ImageFont.load_default()
+
+
+def make_grid(rows: list[list[np.ndarray]], labels: list[str], row_labels: list[str] | None = None,
+              cell: int = GRID_CELL):
+    """A PIL image: ``rows`` of equally many uint8 images, each fitted into a ``cell`` square, labelled columns."""
+    from PIL import Image, ImageDraw
+
+    header, gap = 24, 4
+    width = len(labels) * (cell + gap) + gap
+    sheet = Image.new("RGB", (width, header + len(rows) * (cell + gap) + gap), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    font = _font(14)
+    for column, label in enumerate(labels):
+        draw.text((gap + column * (cell + gap) + cell // 2, header // 2), label, fill=(0, 0, 0), font=font,
+                  anchor="mm")
+    for r, images in enumerate(rows):
+        top = header + r * (cell + gap)
+        for column, image in enumerate(images):
+            tile = Image.fromarray(image)
+            scale = cell / max(tile.size)
+            size = (max(1, round(tile.width * scale)), max(1, round(tile.height * scale)))
+            tile = tile.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
+            left = gap + column * (cell + gap)
+            sheet.paste(tile, (left + (cell - size[0]) // 2, top + (cell - size[1]) // 2))
+        if row_labels:
+            box = draw.textbbox((gap + 3, top + cell - 3), row_labels[r], font=_font(12), anchor="lb")
+            draw.rectangle(box, fill=(0, 0, 0))
+            draw.text((gap + 3, top + cell - 3), row_labels[r], fill=(255, 255, 255), font=_font(12), anchor="lb")
+    return sheet
