@@ -38,12 +38,19 @@ class SpeedCase:
     mask: np.ndarray
 
 
-def damage_at(height: int, width: int, percent: float, rng) -> np.ndarray:
-    """Layer 'mixed' damage until the damaged fraction reaches ``percent`` (within a few percent)."""
-    mask = np.zeros((height, width), bool)
-    while 100 * mask.mean() < percent:
-        mask |= synthesize_damage(height, width, "mixed", rng)
-    return mask
+def damage_at(height: int, width: int, percent: float, rng, attempts: int = 10) -> np.ndarray:
+    """Layer light damage (cracks, flakes) until ``percent`` is reached, keeping a draw within 25 % above it."""
+    best, best_excess = None, np.inf
+    for _ in range(attempts):
+        mask = np.zeros((height, width), bool)
+        while 100 * mask.mean() < percent:
+            mask |= synthesize_damage(height, width, "light", rng)
+        excess = 100 * mask.mean() / percent - 1
+        if excess <= 0.25:
+            return mask
+        if excess < best_excess:
+            best, best_excess = mask, excess
+    return best
 
 
 def build_cases(sizes: list[int], damages: list[float], seed: int = 0) -> list[SpeedCase]:

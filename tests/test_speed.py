@@ -9,7 +9,7 @@ from tests.test_restorers import tiny_gan
 
 def test_damage_reaches_the_target_fraction():
     mask = damage_at(128, 128, 15, np.random.default_rng(0))
-    assert 15 <= 100 * mask.mean() < 40
+    assert 15 <= 100 * mask.mean() <= 15 * 1.25
 
 
 def test_gan_cost_counts_parameters_and_macs():
