@@ -22,10 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import IMAGE_SUFFIXES, list_images, load_image, load_mask, open_pil
+from mural_inpaint.imaging import IMAGE_SUFFIXES, hide_damage, list_images, load_image, load_mask, open_pil
 
-#: The value hole pixels get in the damaged image.
-HOLE_GREY = 128
 #: Folder pairs recognised as (images, masks), in this order.
 FOLDER_LAYOUTS = (("gt", "mask"), ("images", "labels"))
 _LABEL_SUFFIXES = ("_mask", "_label", "_labels", "_gt")
@@ -54,9 +52,7 @@ def make_case(name: str, reference: np.ndarray, mask: np.ndarray) -> Case:
         raise InputError(f"{name}: the mask marks no damage, so there is nothing to restore or measure.")
     if mask.all():
         raise InputError(f"{name}: the mask covers the whole image, so there is nothing to restore from.")
-    image = reference.copy()
-    image[mask] = HOLE_GREY
-    return Case(name, image, mask, reference)
+    return Case(name, hide_damage(reference, mask), mask, reference)
 
 
 def _names(items) -> str:

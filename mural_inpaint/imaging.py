@@ -289,6 +289,17 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(values.numpy().astype(np.uint8))
 
 
+#: The value hidden (damaged) pixels get in benchmark and training inputs: no restorer may see what was lost.
+HOLE_GREY = 128
+
+
+def hide_damage(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Copy of uint8 ``[H, W, 3]`` ``image`` with the pixels under ``mask`` set to :data:`HOLE_GREY`."""
+    hidden = image.copy()
+    hidden[mask] = HOLE_GREY
+    return hidden
+
+
 def composite(original: np.ndarray, restored: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Known pixels from ``original`` byte for byte, damaged pixels (``mask`` True) from ``restored``."""
     return np.where(mask[..., None], restored, original)

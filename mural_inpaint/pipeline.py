@@ -18,6 +18,7 @@ import mural_inpaint
 from mural_inpaint.errors import InputError, ModelUnavailableError
 from mural_inpaint.imaging import ImageSource, composite, load_image, load_mask
 from mural_inpaint.restorers.base import RESTORERS, Restorer
+from mural_inpaint.restorers.regions import restore_regions
 from mural_inpaint.text.captioners import CAPTIONERS, Caption, Captioner
 
 #: The best classical method on MuralDH-style crops (hole PSNR 19.57 dB vs 19.51 Navier-Stokes, 19.46 Telea).
@@ -125,8 +126,6 @@ class RestorationPipeline:
                     notes.append(f"restored without text guidance: {error}")
                 timings["text_embedding_s"] = time.perf_counter() - tick
             tick = time.perf_counter()
-            from mural_inpaint.restorers.regions import restore_regions
-
             restored = composite(pixels, restore_regions(self.restorer, pixels, damage, embedding), damage)
             timings["restore_s"] = time.perf_counter() - tick
         timings["total_s"] = time.perf_counter() - start

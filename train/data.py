@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import IMAGE_SUFFIXES, list_images, load_image, load_mask
+from mural_inpaint.imaging import IMAGE_SUFFIXES, hide_damage, list_images, load_image, load_mask
 from mural_inpaint.masks import MaskBank, synthesize_damage
 from mural_inpaint.restorers import RESTORERS
 from mural_inpaint.text.captioners import join_scene_and_damage
@@ -208,9 +208,7 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
                 caption = given if (given and source == "own") else describe_damage(clean, mask, reference=clean).text
             else:
                 caption = join_scene_and_damage(given, describe_damage(clean, mask, reference=clean).text)
-        damaged = clean.copy()
-        damaged[mask] = 127
-        coarse = self.coarse.restore_crop(damaged, mask)
+        coarse = self.coarse.restore_crop(hide_damage(clean, mask), mask)
         return {
             "image": torch.from_numpy(clean).permute(2, 0, 1).float() / 255.0,
             "mask": torch.from_numpy(mask)[None].float(),

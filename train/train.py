@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mural_inpaint.imaging import hide_damage
 from mural_inpaint.masks import MaskBank
 from mural_inpaint.metrics import psnr
 from mural_inpaint.models import MuralXGAN, PatchDiscriminator
@@ -38,26 +39,24 @@ LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "
                "adversarial", "feature_matching", "loss_d", "val_hole_psnr"]
 
 
-def damaged_copy(case: ValidationCase) -> np.ndarray:
-    """The clean validation image with its hole greyed out, so nothing can copy the answer."""
-    damaged = case.clean.copy()
-    damaged[case.mask] = 127
-    return damaged
+def restore_cases(restorer, cases: list[ValidationCase], with_text: bool) -> tuple[list[np.ndarray], float]:
+    """Restore the hidden holes of ``cases`` through :class:`RestorationPipeline` -> (images, mean hole PSNR)."""
+    pipeline = RestorationPipeline(restorer, captioner="describer")
+    restored = [pipeline.restore(hide_damage(c.clean, c.mask), c.mask, caption=c.caption if with_text else "").image
+                for c in cases]
+    return restored, float(np.mean([psnr(r, c.clean, c.mask) for r, c in zip(restored, cases)]))
 
 
 def validate(model: MuralXGAN, cases: list[ValidationCase], samples_path: Path | None = None) -> float:
-    """Mean hole PSNR on ``cases`` through :class:`RestorationPipeline` with expert captions (model left in eval)."""
-    pipeline = RestorationPipeline(MuralXGANRestorer(model, "training", None), captioner="describer")
-    restored = [pipeline.restore(damaged_copy(c), c.mask, caption=c.caption).image for c in cases]
+    """Mean hole PSNR on ``cases`` with expert captions (model left in eval); optionally a sample grid."""
+    restored, score = restore_cases(MuralXGANRestorer(model, "training", None), cases, with_text=True)
     if samples_path is not None:
         save_sample_grid(samples_path, cases[:4], restored[:4])
-    return float(np.mean([psnr(r, c.clean, c.mask) for r, c in zip(restored, cases)]))
+    return score
 
 
 def classical_baseline(cases: list[ValidationCase], name: str) -> float:
-    pipeline = RestorationPipeline(name, captioner="describer")
-    return float(np.mean([psnr(pipeline.restore(damaged_copy(c), c.mask, caption="").image, c.clean, c.mask)
-                          for c in cases]))
+    return restore_cases(name, cases, with_text=False)[1]
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:

@@ -11,7 +11,8 @@ import numpy as np
 
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import load_image, load_mask, save_png
-from mural_inpaint.pipeline import RestorationPipeline, RestorationResult, default_restorer_name, describe
+from mural_inpaint.pipeline import RestorationPipeline, RestorationResult, describe
+from mural_inpaint.text.captioners import CAPTIONERS
 
 
 def image_and_mask(editor_value: dict | None, mask_file: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -40,14 +41,20 @@ def image_and_mask(editor_value: dict | None, mask_file: str | None) -> tuple[np
     return image, mask
 
 
+@lru_cache(maxsize=1)
+def shared_captioner():
+    """One captioner for the whole app, so BLIP-2 is looked for (and loaded) once."""
+    return CAPTIONERS.create("auto")
+
+
 @lru_cache(maxsize=4)
 def pipeline_for(restorer: str) -> RestorationPipeline:
-    return RestorationPipeline(restorer, captioner="auto")
+    return RestorationPipeline(restorer, captioner=shared_captioner())
 
 
 def describe_damage_text(editor_value: dict | None, mask_file: str | None) -> str:
     image, mask = image_and_mask(editor_value, mask_file)
-    return describe(image, mask, pipeline_for(default_restorer_name()).captioner).text
+    return describe(image, mask, shared_captioner()).text
 
 
 def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: str | None,
