@@ -1,6 +1,7 @@
 """MuralXGAN app: `python app.py` (also the Hugging Face Space entry point).
 
-Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; analytics are off so nothing waits on the network.
+Configuration: environment variables (README, "Configuration"); host and port from GRADIO_SERVER_NAME /
+GRADIO_SERVER_PORT.  Analytics and telemetry are off, so nothing waits on the network.
 """
 
 import os
@@ -8,9 +9,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from mural_inpaint.app import build_app
-
-demo = build_app()
-
 if __name__ == "__main__":
-    demo.launch()
+    from mural_inpaint.app.server import serve
+
+    serve()

@@ -122,6 +122,10 @@ class Store:
             db.execute("INSERT INTO raters (name, first_seen, is_admin) VALUES (?, ?, ?) "
                        "ON CONFLICT(name) DO UPDATE SET is_admin = excluded.is_admin", [name, now(), int(is_admin)])
 
+    def is_admin(self, name: str) -> bool:
+        rows = list(self.db.query("SELECT is_admin FROM raters WHERE name = ?", [name]))
+        return bool(rows and rows[0]["is_admin"])
+
     def add_item(self, item_id: str, name: str, width: int, height: int, image_path: str, mask_path: str,
                  source: str = "") -> str:
         with self.writing():
@@ -129,6 +133,22 @@ class Store:
                                      "image_path": image_path, "mask_path": mask_path, "source": source,
                                      "created_at": now()}, ignore=True)
         return item_id
+
+    def item(self, item_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM items WHERE id = ?", [item_id]))
+        return rows[0] if rows else None
+
+    def items(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM items ORDER BY created_at, id"))
+
+    def review_queue(self) -> list[dict]:
+        """Items with a machine caption, oldest first, each with its latest caption and latest decision (or None)."""
+        return list(self.db.query(
+            "SELECT i.id, i.name, i.image_path, i.mask_path, i.source, c.text AS draft, c.captioner, "
+            "r.decision, r.final_text, r.reviewer, r.created_at AS reviewed_at FROM items i "
+            "JOIN captions c ON c.id = (SELECT MAX(id) FROM captions WHERE item_id = i.id) "
+            "LEFT JOIN caption_reviews r ON r.id = (SELECT MAX(id) FROM caption_reviews WHERE item_id = i.id) "
+            "ORDER BY i.created_at, i.id"))
 
     # ---------------------------------------------------------------------------------------------------- captions
     def add_caption(self, item_id: str, captioner: str, text: str) -> int:
@@ -180,15 +200,22 @@ class Store:
                                      "created_at": now()})
         return candidate_id
 
-    def issue_pair(self, rater: str, rng) -> IssuedPair | None:
-        """Draw a pair for ``rater``, favouring the items and system pairs with the fewest votes; side by coin flip."""
-        candidates = list(self.db.query("SELECT id, item_id, system FROM candidates ORDER BY item_id, system"))
-        votes = list(self.db.query("SELECT item_id, left_system, right_system FROM votes"))
-        per_item, per_pair = {}, {}
+    def issue_pair(self, rater: str, rng, systems: tuple[str, ...] | None = None) -> IssuedPair | None:
+        """Draw a pair for ``rater`` (among ``systems`` when given), side by coin flip.
+
+        Preference, in order: pairs this rater has judged least, then the (item, system pair) with the fewest votes,
+        then the item with the fewest votes; ties broken at random.
+        """
+        candidates = [c for c in self.db.query("SELECT id, item_id, system FROM candidates ORDER BY item_id, system")
+                      if systems is None or c["system"] in systems]
+        votes = list(self.db.query("SELECT item_id, left_system, right_system, rater FROM votes"))
+        per_item, per_pair, mine = {}, {}, {}
         for vote in votes:
             per_item[vote["item_id"]] = per_item.get(vote["item_id"], 0) + 1
             key = (vote["item_id"], *sorted((vote["left_system"], vote["right_system"])))
             per_pair[key] = per_pair.get(key, 0) + 1
+            if vote["rater"] == rater:
+                mine[key] = mine.get(key, 0) + 1
         by_item: dict[str, list[dict]] = {}
         for candidate in candidates:
             by_item.setdefault(candidate["item_id"], []).append(candidate)
@@ -197,7 +224,8 @@ class Store:
             for i in range(len(group)):
                 for j in range(i + 1, len(group)):
                     key = (item_id, *sorted((group[i]["system"], group[j]["system"])))
-                    options.append(((per_pair.get(key, 0), per_item.get(item_id, 0)), group[i], group[j]))
+                    priority = (mine.get(key, 0), per_pair.get(key, 0), per_item.get(item_id, 0))
+                    options.append((priority, group[i], group[j]))
         if not options:
             return None
         fewest = min(o[0] for o in options)
@@ -241,5 +269,25 @@ class Store:
             raise InputError("You have already voted on this pair.")
         return pair
 
+    def candidate(self, candidate_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM candidates WHERE id = ?", [candidate_id]))
+        return rows[0] if rows else None
+
+    def candidate_systems(self, item_id: str) -> set[str]:
+        return {r["system"] for r in self.db.query("SELECT system FROM candidates WHERE item_id = ?", [item_id])}
+
     def votes(self) -> list[dict]:
         return list(self.db.query("SELECT * FROM votes ORDER BY id"))
+
+    def snapshot(self, destination: str | os.PathLike) -> Path:
+        """A consistent copy of the live database (SQLite online backup), safe while others write."""
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".partial")
+        target = sqlite3.connect(partial)
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+        partial.replace(destination)  # readers of the folder never see a half-written file
+        return destination

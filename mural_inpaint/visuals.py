@@ -51,3 +51,38 @@ def make_grid(rows: list[list[np.ndarray]], labels: list[str], row_labels: list[
             draw.rectangle(box, fill=(0, 0, 0))
             draw.text((gap + 3, top + cell - 3), row_labels[r], fill=(255, 255, 255), font=_font(12), anchor="lb")
     return sheet
+
+
+def win_rate_image(systems: list[str], matrix: np.ndarray, cell: int = 72) -> np.ndarray:
+    """Heat map of ``matrix[i, j]`` = row system's win rate against the column system (NaN: never met).
+
+    uint8 ``[H, W, 3]``: red below 50 %, white at 50 %, green above, the percentage written in each cell.
+    """
+    from PIL import Image, ImageDraw
+
+    font = _font(13)
+    label_width = max([int(_font(13).getlength(s)) for s in systems] + [40]) + 16
+    size = len(systems)
+    sheet = Image.new("RGB", (label_width + size * cell + 8, 28 + size * cell + 8 + 18), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for j, system in enumerate(systems):
+        draw.text((label_width + j * cell + cell // 2, 14), system[:10], fill=(0, 0, 0), font=font, anchor="mm")
+    for i, system in enumerate(systems):
+        top = 28 + i * cell
+        draw.text((label_width - 8, top + cell // 2), system, fill=(0, 0, 0), font=font, anchor="rm")
+        for j in range(size):
+            value = matrix[i, j]
+            left = label_width + j * cell
+            if np.isnan(value):
+                colour, text = (235, 235, 235), "-"
+            else:
+                strength = abs(value - 0.5) * 2
+                low, high = np.array([214, 96, 77]), np.array([77, 172, 38])
+                target = high if value >= 0.5 else low
+                colour = tuple(int(c) for c in np.round(255 + (target - 255) * strength))
+                text = f"{100 * value:.0f}%"
+            draw.rectangle((left, top, left + cell - 2, top + cell - 2), fill=colour)
+            draw.text((left + cell // 2 - 1, top + cell // 2 - 1), text, fill=(0, 0, 0), font=font, anchor="mm")
+    draw.text((8, 28 + size * cell + 6), "row system's win rate against column system (ties count half)",
+              fill=(80, 80, 80), font=_font(11))
+    return np.asarray(sheet)

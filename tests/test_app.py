@@ -41,20 +41,11 @@ def test_restore_writes_png_mask_and_provenance(mural):
     assert result.caption.startswith("Damage covers")
 
 
-@pytest.fixture(scope="module")
-def running_app():
-    from mural_inpaint.app import build_app
-
-    demo = build_app()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
-    yield demo
-    demo.close()
-
-
-def test_restore_over_http(running_app, tmp_path, mural, hole):
+def test_restore_over_http_joins_review_queue_and_arena(app_server, tmp_path, mural, hole):
     from gradio_client import Client, handle_file
 
-    client = Client(running_app.local_url, verbose=False, download_files=str(tmp_path))
+    url, context = app_server
+    client = Client(url, verbose=False, download_files=str(tmp_path))
     image_path = save_png(mural, tmp_path / "wall.png")
     mask_path = save_png(hole, tmp_path / "wall-mask.png")
     editor = {"background": handle_file(str(image_path)), "layers": [], "composite": None}
@@ -65,12 +56,16 @@ def test_restore_over_http(running_app, tmp_path, mural, hole):
     assert used_caption == "cracks in the robe" and "telea" in status
     restored = load_image(next(p for p in downloads if p.endswith("restored.png")))
     assert np.array_equal(restored[~hole], mural[~hole])
+    item = next(i for i in context.store.items() if i["source"].startswith("restored in the app"))
+    assert np.array_equal(load_image(item["image_path"]), mural) and np.array_equal(load_mask(item["mask_path"]), hole)
+    assert context.store.latest_caption(item["id"])["captioner"] == "describer"  # the machine draft is reviewed
+    assert "telea" in context.store.candidate_systems(item["id"])
 
 
-def test_bad_input_over_http_is_a_readable_error(running_app, tmp_path, mural):
+def test_bad_input_over_http_is_a_readable_error(app_server, tmp_path, mural):
     from gradio_client import Client, handle_file
 
-    client = Client(running_app.local_url, verbose=False, download_files=str(tmp_path))
+    client = Client(app_server[0], verbose=False, download_files=str(tmp_path))
     editor = {"background": handle_file(str(save_png(mural, tmp_path / "w.png"))), "layers": [], "composite": None}
     with pytest.raises(Exception, match="No damage is marked"):
         client.predict(editor, None, "", "telea", api_name="/restore")

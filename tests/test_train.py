@@ -10,13 +10,14 @@ import pytest
 import torch
 import yaml
 
+from mural_inpaint.collections import local_records
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.models import load_muralxgan
 from tests.conftest import ROOT, synthetic_mural
 from train import losses
 from train.config import DataConfig, TrainConfig
-from train.data import DamageSynthesisDataset, load_training_dataset, local_records, validation_cases
+from train.data import DamageSynthesisDataset, load_training_dataset, validation_cases
 from train.train import learning_rate_factor
 
 

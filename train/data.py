@@ -1,16 +1,10 @@
-"""Training data: mural collections through Hugging Face ``datasets``, and per-sample damage synthesis.
+"""Training data: mural collections (layouts in :mod:`mural_inpaint.collections`) and per-sample damage synthesis.
 
-Local layouts understood (column names of Hub datasets are configurable):
-
-- ``gt/`` + ``mask/``: paired clean images and damage masks, matched by file stem (``muraldh-sample``);
-- ``images/`` + ``labels/``: MuralDH's own layout, matched by stem;
-- an imagefolder with ``metadata.jsonl`` (``file_name`` + optional ``caption`` / ``mask``);
-- a plain folder of clean images (damage is then always synthesised).
+A plain folder of clean images has no masks: its damage is always synthesised.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +12,14 @@ import cv2
 import numpy as np
 import torch
 
+from mural_inpaint.collections import Columns, cell_to_array, load_collection, local_records
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import IMAGE_SUFFIXES, hide_damage, list_images, load_image, load_mask
+from mural_inpaint.imaging import hide_damage, load_image, load_mask
 from mural_inpaint.masks import MaskBank, synthesize_damage
 from mural_inpaint.restorers import RESTORERS
 from mural_inpaint.text.captioners import join_scene_and_damage
 from mural_inpaint.text.describer import describe_damage
 from train.config import DataConfig
-
-PAIRED_LAYOUTS = (("gt", "mask"), ("images", "labels"))
 
 
 def read_holdout(path: str | Path | None) -> set[str]:
@@ -37,47 +30,6 @@ def read_holdout(path: str | Path | None) -> set[str]:
     return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
 
 
-def _paired(folder: Path, image_dir: str, mask_dir: str) -> dict[str, list]:
-    images, masks = list_images(folder / image_dir), list_images(folder / mask_dir)
-    lonely_images, lonely_masks = sorted(set(images) - set(masks)), sorted(set(masks) - set(images))
-    if lonely_images or lonely_masks:
-        parts = []
-        if lonely_images:
-            parts.append(f"images without a mask in {mask_dir}/: {', '.join(lonely_images[:5])}")
-        if lonely_masks:
-            parts.append(f"masks without an image in {image_dir}/: {', '.join(lonely_masks[:5])}")
-        raise InputError(f"{folder}: mismatched dataset ({'; '.join(parts)}).")
-    stems = sorted(images)
-    return {"stem": stems, "image": [str(images[s]) for s in stems], "mask": [str(masks[s]) for s in stems],
-            "caption": [None] * len(stems)}
-
-
-def _imagefolder(folder: Path) -> dict[str, list]:
-    rows = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines() if line.strip()]
-    missing = [r.get("file_name", "?") for r in rows if not (folder / r.get("file_name", "")).is_file()]
-    if missing:
-        raise InputError(f"{folder}: metadata.jsonl names files that do not exist: {', '.join(missing[:5])}.")
-    return {"stem": [Path(r["file_name"]).stem for r in rows],
-            "image": [str(folder / r["file_name"]) for r in rows],
-            "mask": [str(folder / r["mask"]) if r.get("mask") else None for r in rows],
-            "caption": [r.get("caption") for r in rows]}
-
-
-def local_records(folder: str | Path) -> dict[str, list]:
-    """Column dict (stem, image path, mask path or None, caption or None) for one local folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"Dataset folder not found: {folder}.")
-    for image_dir, mask_dir in PAIRED_LAYOUTS:
-        if (folder / image_dir).is_dir() and (folder / mask_dir).is_dir():
-            return _paired(folder, image_dir, mask_dir)
-    if (folder / "metadata.jsonl").is_file():
-        return _imagefolder(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    return {"stem": [p.stem for p in files], "image": [str(p) for p in files], "mask": [None] * len(files),
-            "caption": [None] * len(files)}
-
-
 def load_training_dataset(config: DataConfig):
     """All ``config.sources`` as one ``datasets.Dataset`` with columns stem / image / mask / caption.
 
@@ -86,17 +38,10 @@ def load_training_dataset(config: DataConfig):
     import datasets
 
     holdout = read_holdout(config.holdout)
+    columns = Columns(config.image_column, config.mask_column, config.caption_column, config.split)
     parts = []
     for source in config.sources:
-        path = Path(source)
-        if (path / "dataset_info.json").is_file() or (path / "state.json").is_file():
-            part = _normalise_columns(datasets.load_from_disk(str(path)), config, source)  # save_to_disk output
-        elif path.exists():
-            part = datasets.Dataset.from_dict(local_records(path))
-            part = part.cast_column("image", datasets.Image(decode=False))
-            part = part.cast_column("mask", datasets.Image(decode=False))
-        else:
-            part = _normalise_columns(datasets.load_dataset(source, split=config.split), config, source)
+        part = load_collection(source, columns)
         if holdout:
             part = part.filter(lambda row: row["stem"] not in holdout)
         parts.append(part)
@@ -104,31 +49,6 @@ def load_training_dataset(config: DataConfig):
     if dataset is None or len(dataset) == 0:
         raise InputError(f"No training images found in {', '.join(config.sources) or 'the configured sources'}.")
     return dataset
-
-
-def _normalise_columns(dataset, config: DataConfig, source: str):
-    """A ``datasets.Dataset`` with configurable column names -> columns stem / image / mask / caption."""
-    import datasets
-
-    rename = {config.image_column: "image", config.mask_column: "mask", config.caption_column: "caption"}
-    dataset = dataset.rename_columns({k: v for k, v in rename.items() if k in dataset.column_names and k != v})
-    if "image" not in dataset.column_names:
-        raise InputError(f"{source}: no image column {config.image_column!r} (columns: {dataset.column_names}).")
-    if "mask" not in dataset.column_names:
-        dataset = dataset.add_column("mask", [None] * len(dataset)).cast_column("mask", datasets.Image())
-    if "caption" not in dataset.column_names:
-        dataset = dataset.add_column("caption", [None] * len(dataset))
-    if "stem" not in dataset.column_names:
-        dataset = dataset.add_column("stem", [f"{source}:{i}" for i in range(len(dataset))])
-    dataset = dataset.select_columns(["stem", "image", "mask", "caption"])
-    return dataset.cast_column("image", datasets.Image(decode=False)).cast_column("mask", datasets.Image(decode=False))
-
-
-def _as_array(value, loader):
-    """A datasets cell (path, or {'path', 'bytes'} dict, or PIL) -> numpy via our loaders."""
-    if isinstance(value, dict):
-        return loader(value.get("bytes") or value["path"])
-    return loader(value)
 
 
 @dataclass
@@ -181,8 +101,8 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
         self._calls += 1
         rng = np.random.default_rng([torch.initial_seed() % 2**32, index, self._calls])
         row = self.dataset[int(index)]
-        clean = _as_array(row["image"], load_image)
-        own = _as_array(row["mask"], load_mask) if row.get("mask") is not None else None
+        clean = cell_to_array(row["image"], load_image)
+        own = cell_to_array(row["mask"], load_mask) if row.get("mask") is not None else None
         size = self.config.crop_size
         scale = rng.uniform(self.config.min_scale, 1.0) * max(1.0, size / min(clean.shape[:2]))
         scale = max(scale, size / min(clean.shape[:2]))

@@ -1,17 +1,55 @@
-"""The Gradio app (one module per tab).  Import :func:`build_app`; gradio is imported only when it is called."""
+"""The Gradio app (one module per tab, UI-free logic beside each).
 
-from __future__ import annotations
+:func:`build_app` returns the Blocks; :mod:`mural_inpaint.app.server` mounts it with the login routes and serves it.
+gradio is imported only when these are called.
+"""
 
 
-def build_app():
-    """Return the ``gradio.Blocks`` of the whole app (not launched)."""
+def build_app(context=None):
+    """Return the ``gradio.Blocks`` of the whole app (not launched); ``context`` defaults to one built from the
+    environment (see :mod:`mural_inpaint.app.settings`)."""
     import gradio as gr
 
+    from mural_inpaint.app.arena_tab import build_arena_tab
+    from mural_inpaint.app.auth import current_user
+    from mural_inpaint.app.context import create_context
+    from mural_inpaint.app.leaderboard_tab import build_leaderboard_tab
     from mural_inpaint.app.restore_tab import build_restore_tab
+    from mural_inpaint.app.review_tab import build_review_tab
+
+    context = context or create_context()
+    settings = context.settings
+
+    def who(request: gr.Request, profile: gr.OAuthProfile | None = None) -> str:
+        user = current_user(request, profile)
+        notes = "".join(f"\n\n_{note}_" for note in context.status_notes())
+        if user:
+            signed_in = f"Signed in as **{user}**" + (" (admin)" if context.is_admin(user) else "")
+            return signed_in + ("" if settings.on_spaces else " · [Sign out](/auth/logout)") + notes
+        if settings.on_spaces:
+            return "Not signed in: sign in with Hugging Face to review descriptions and vote." + notes
+        if settings.logins:
+            return "Not signed in: [sign in](/auth/login) to review descriptions and vote." + notes
+        return ("Not signed in. Reviewing and voting need a login: start the app with MURALXGAN_LOGINS "
+                "(name:password,...) or MURALXGAN_LOGINS_FILE." + notes)
 
     with gr.Blocks(title="MuralXGAN: mural restoration") as demo:
-        gr.Markdown("# MuralXGAN\nText-guided restoration of damaged Dunhuang murals. "
-                    "Known paint is never altered: only the pixels you mark as damaged are filled.")
+        with gr.Row():
+            gr.Markdown("# MuralXGAN\nText-guided restoration of damaged Dunhuang murals. Known paint is never "
+                        "altered: only the pixels you mark as damaged are filled.")
+            with gr.Column(scale=0, min_width=260):
+                if settings.on_spaces:
+                    gr.LoginButton()
+                identity = gr.Markdown()
         with gr.Tab("Restore"):
-            build_restore_tab()
+            build_restore_tab(context)
+        tabs = []
+        for title, build in (("Caption review", build_review_tab), ("Blind A/B", build_arena_tab),
+                             ("Leaderboard", build_leaderboard_tab)):
+            with gr.Tab(title) as tab:
+                tabs.append((tab, build(context)))
+        demo.load(who, None, identity, api_name=False)
+        for tab, (load, inputs, outputs) in tabs:
+            tab.select(load, inputs, outputs, api_name=False)  # opening a tab shows its current state
+    demo.muralxgan_context = context
     return demo

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from mural_inpaint.app.catalogue import add_candidate_file, add_mural
+from mural_inpaint.app.context import AppContext, pipeline_for, shared_captioner
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import load_image, load_mask, save_png
-from mural_inpaint.pipeline import RestorationPipeline, RestorationResult, describe
-from mural_inpaint.text.captioners import CAPTIONERS
+from mural_inpaint.pipeline import RestorationResult, describe
 
 
 def image_and_mask(editor_value: dict | None, mask_file: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -41,17 +41,6 @@ def image_and_mask(editor_value: dict | None, mask_file: str | None) -> tuple[np
     return image, mask
 
 
-@lru_cache(maxsize=1)
-def shared_captioner():
-    """One captioner for the whole app, so BLIP-2 is looked for (and loaded) once."""
-    return CAPTIONERS.create("auto")
-
-
-@lru_cache(maxsize=4)
-def pipeline_for(restorer: str) -> RestorationPipeline:
-    return RestorationPipeline(restorer, captioner=shared_captioner())
-
-
 def describe_damage_text(editor_value: dict | None, mask_file: str | None) -> str:
     image, mask = image_and_mask(editor_value, mask_file)
     return describe(image, mask, shared_captioner()).text
@@ -70,3 +59,20 @@ def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: 
     }
     files["provenance"].write_text(json.dumps(result.provenance, indent=2, default=str))
     return result, image, files
+
+
+def remember_restoration(context: AppContext, image: np.ndarray, result: RestorationResult, user: str) -> str:
+    """Put a restoration made in the app into the review queue and the blind-rating pool; returns the item id.
+
+    The draft to review is the machine's description (not the text the user typed); the user's restoration becomes
+    the candidate of its restorer, and the catalogue worker adds the other systems' candidates.
+    """
+    captioner = shared_captioner()
+    item_id = add_mural(context.store, context.settings.files, image, result.mask, "upload", f"restored in the app by "
+                        f"{user or 'an anonymous visitor'}", captioner)
+    system = result.provenance.get("restorer", "")
+    if system in context.systems and system not in context.store.candidate_systems(item_id):
+        add_candidate_file(context.store, context.settings.files, item_id, system, result.image, result.provenance)
+    if context.worker is not None:
+        context.worker.wake()
+    return item_id

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mural_inpaint.app.restore_logic import describe_damage_text, restore_to_files
+from mural_inpaint.app.auth import current_user
+from mural_inpaint.app.context import AppContext
+from mural_inpaint.app.restore_logic import describe_damage_text, remember_restoration, restore_to_files
 from mural_inpaint.errors import MuralXGANError
 from mural_inpaint.pipeline import default_restorer_name
 from mural_inpaint.restorers import RESTORERS
@@ -25,19 +27,20 @@ def _describe(editor, mask_file):
         raise gr.Error(str(error)) from None
 
 
-def _restore(editor, mask_file, caption, restorer, progress=gr.Progress()):  # noqa: B008 (Gradio idiom)
-    progress(0.1, desc="restoring")
-    try:
-        result, original, files = restore_to_files(editor, mask_file, caption, restorer)
-    except MuralXGANError as error:
-        raise gr.Error(str(error)) from None
-    seconds = result.provenance["timings"]["total_s"]
-    status = (f"Restored {result.provenance['damaged_percent']:.1f}% of the image with **{restorer}** "
-              f"in {seconds:.1f} s.")
-    return ((original, result.image), result.caption, [str(p) for p in files.values()], status)
+def build_restore_tab(context: AppContext) -> None:
+    def restore(editor, mask_file, caption, restorer, request: gr.Request, profile: gr.OAuthProfile | None = None,
+                progress=gr.Progress()):  # noqa: B008 (Gradio idiom)
+        progress(0.1, desc="restoring")
+        try:
+            result, original, files = restore_to_files(editor, mask_file, caption, restorer)
+        except MuralXGANError as error:
+            raise gr.Error(str(error)) from None
+        remember_restoration(context, original, result, current_user(request, profile))
+        seconds = result.provenance["timings"]["total_s"]
+        status = (f"Restored {result.provenance['damaged_percent']:.1f}% of the image with **{restorer}** "
+                  f"in {seconds:.1f} s. The mural joins the caption review queue and the blind comparisons.")
+        return ((original, result.image), result.caption, [str(p) for p in files.values()], status)
 
-
-def build_restore_tab() -> None:
     with gr.Row():
         with gr.Column():
             editor = gr.ImageEditor(label="Mural photo: paint over the damage", type="numpy", format="png",
@@ -55,5 +58,5 @@ def build_restore_tab() -> None:
             status = gr.Markdown()
             downloads = gr.File(label="Downloads: restored PNG, mask PNG, provenance JSON", file_count="multiple")
     describe_button.click(_describe, [editor, mask_file], caption, api_name="describe")
-    restore_button.click(_restore, [editor, mask_file, caption, restorer], [comparison, caption, downloads, status],
+    restore_button.click(restore, [editor, mask_file, caption, restorer], [comparison, caption, downloads, status],
                          api_name="restore")

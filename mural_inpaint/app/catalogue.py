@@ -1,0 +1,161 @@
+"""The murals the app shows for caption review and blind rating, and their candidate restorations.
+
+Murals come from collections named at launch (:mod:`mural_inpaint.collections` layouts or Hub ids) and from every
+restoration made in the app.  Each is stored once (its id is a hash of image and mask, so re-importing is a no-op)
+with a machine-written draft description.  Candidates are restorations of a mural by each rated system, computed
+once through the one pipeline and cached; their files get random names, so nothing on disk or in a URL says which
+system made them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mural_inpaint.collections import cell_to_array, load_collection
+from mural_inpaint.errors import InputError, MuralXGANError
+from mural_inpaint.imaging import load_image, load_mask, save_png
+from mural_inpaint.pipeline import RestorationPipeline
+from mural_inpaint.store import Store
+from mural_inpaint.text.captioners import Caption, Captioner
+
+
+def mural_id(image: np.ndarray, mask: np.ndarray) -> str:
+    """Stable id of (uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask): the same mural and damage, the same item."""
+    digest = hashlib.sha256()
+    digest.update(np.asarray(image.shape, np.int64).tobytes())
+    digest.update(np.ascontiguousarray(image).tobytes())
+    digest.update(np.packbits(mask).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def add_mural(store: Store, files: Path, image: np.ndarray, mask: np.ndarray, name: str, source: str,
+              captioner: Captioner, caption: Caption | None = None) -> str:
+    """Store a damaged mural (image + mask PNGs under ``files/items``) with a draft description; returns its id."""
+    item_id = mural_id(image, mask)
+    if store.item(item_id) is not None:
+        return item_id
+    folder = files / "items"
+    image_path = save_png(image, folder / f"{item_id}.png")
+    mask_path = save_png(mask, folder / f"{item_id}-mask.png")
+    caption = caption or captioner.caption(image, mask)
+    store.add_item(item_id, name, int(image.shape[1]), int(image.shape[0]), str(image_path), str(mask_path), source)
+    if store.latest_caption(item_id) is None:
+        store.add_caption(item_id, caption.captioner, caption.text)
+    return item_id
+
+
+def import_collection(store: Store, files: Path, source: str, limit: int, captioner: Captioner) -> tuple[int, str]:
+    """Add up to ``limit`` murals with a damage mask from one collection -> (number new, a note for people)."""
+    dataset = load_collection(source)
+    with_mask = [i for i, row in enumerate(dataset.select_columns(["mask"])) if row["mask"] is not None]
+    added = present = 0
+    for index in with_mask[:limit]:
+        row = dataset[index]
+        image = cell_to_array(row["image"], load_image)
+        mask = cell_to_array(row["mask"], load_mask)
+        if mask.shape != image.shape[:2]:
+            raise InputError(f"{source}: the mask of {row['stem']} is {mask.shape[1]}x{mask.shape[0]} pixels but "
+                             f"its image is {image.shape[1]}x{image.shape[0]}.")
+        if not mask.any() or mask.all():
+            continue
+        if store.item(mural_id(image, mask)) is not None:
+            present += 1
+            continue
+        add_mural(store, files, image, mask, str(row["stem"]), source, captioner)
+        added += 1
+    skipped = len(dataset) - len(with_mask)
+    note = f"{source}: {added} new murals with damage masks added ({present} already there)" + (
+        f"; {skipped} images without a mask left out (they have no damage to review)" if skipped else "")
+    return added, note
+
+
+def caption_for_restoring(store: Store, item_id: str) -> tuple[str, str]:
+    """(text, who wrote it): the latest approved expert text, else the machine draft."""
+    rows = list(store.db.query("SELECT final_text, reviewer FROM caption_reviews WHERE item_id = ? "
+                               "AND decision = 'approved' ORDER BY id DESC LIMIT 1", [item_id]))
+    if rows:
+        return rows[0]["final_text"], "expert"
+    draft = store.latest_caption(item_id)
+    return (draft["text"], draft["captioner"]) if draft else ("", "none")
+
+
+def add_candidate_file(store: Store, files: Path, item_id: str, system: str, restored: np.ndarray,
+                       provenance: dict) -> str:
+    """Store one restoration under a random file name; returns the candidate id (existing one if already there)."""
+    path = save_png(restored, files / "candidates" / f"{secrets.token_urlsafe(12)}.png")
+    candidate_id = store.add_candidate(item_id, system, str(path), provenance)
+    if store.candidate(candidate_id)["image_path"] != str(path):
+        path.unlink(missing_ok=True)  # another worker stored it first
+    return candidate_id
+
+
+def fill_candidates(store: Store, files: Path, item_id: str, systems: tuple[str, ...],
+                    pipeline_for: Callable[[str], RestorationPipeline]) -> int:
+    """Restore ``item_id`` with every system that has no candidate for it yet; returns how many were added."""
+    missing = [system for system in systems if system not in store.candidate_systems(item_id)]
+    if not missing:
+        return 0
+    item = store.item(item_id)
+    image, mask = load_image(item["image_path"]), load_mask(item["mask_path"])
+    caption, caption_source = caption_for_restoring(store, item_id)
+    for system in missing:
+        result = pipeline_for(system).restore(image, mask, caption=caption, caption_source=caption_source)
+        add_candidate_file(store, files, item_id, system, result.image, result.provenance)
+    return len(missing)
+
+
+class CatalogueWorker:
+    """Background thread: imports the launch collections, then keeps every mural's candidates complete.
+
+    ``wake()`` after adding a mural; ``notes`` collects what people should know (imports, failures).
+    """
+
+    def __init__(self, store: Store, files: Path, sources: tuple[str, ...], limit: int, systems: tuple[str, ...],
+                 captioner: Captioner, pipeline_for: Callable[[str], RestorationPipeline]):
+        self.store, self.files, self.sources, self.limit = store, files, sources, limit
+        self.systems, self.captioner, self.pipeline_for = systems, captioner, pipeline_for
+        self.notes: list[str] = []
+        self.idle = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="muralxgan-catalogue", daemon=True)
+
+    def start(self) -> CatalogueWorker:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self.idle.clear()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def _run(self) -> None:
+        for source in self.sources:
+            try:
+                self._note(import_collection(self.store, self.files, source, self.limit, self.captioner)[1])
+            except Exception as error:  # (offline Hub, bad folder...: the app keeps serving)
+                self._note(f"{source}: not imported ({error})")
+        while not self._stop.is_set():
+            self._wake.clear()
+            for item in self.store.items():
+                if self._stop.is_set():
+                    return
+                try:
+                    fill_candidates(self.store, self.files, item["id"], self.systems, self.pipeline_for)
+                except MuralXGANError as error:
+                    self._note(f"{item['name']}: no candidates ({error})")
+            self.idle.set()
+            self._wake.wait(timeout=60)

@@ -1,0 +1,41 @@
+"""Leaderboard tab: Bradley-Terry ratings with bootstrap intervals, win rates, raters, agreement, vote export."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from mural_inpaint.app.auth import current_user
+from mural_inpaint.app.context import AppContext
+from mural_inpaint.app.leaderboard_logic import BOOTSTRAP_ROUNDS, RATING_COLUMNS, build_board, export_all_votes
+from mural_inpaint.errors import MuralXGANError
+
+
+def build_leaderboard_tab(context: AppContext) -> tuple:
+    """Build the tab inside the current Blocks; returns (fn, inputs, outputs) that load it when it is opened."""
+    gr.Markdown(f"Bradley-Terry ratings fitted by maximum likelihood (ties and 'both bad' count as half a win each "
+                f"way), on the Elo scale (mean 1000); 95 % intervals from {BOOTSTRAP_ROUNDS} bootstrap resamples of "
+                "the votes with a fixed seed.")
+    refresh = gr.Button("Refresh", variant="primary")
+    ratings = gr.Dataframe(headers=RATING_COLUMNS, label="Ratings", interactive=False)
+    with gr.Row():
+        matrix = gr.Image(label="Win rates", type="numpy", format="png", interactive=False)
+        with gr.Column():
+            raters = gr.Dataframe(headers=["rater", "votes"], label="Votes per rater", interactive=False)
+            agreement = gr.Markdown()
+    with gr.Accordion("Export all votes (admins)", open=False):
+        export_button = gr.Button("Export votes as CSV and JSONL")
+        export_files = gr.File(label="votes.csv and votes.jsonl", file_count="multiple")
+
+    def board():
+        shown = build_board(context)
+        return shown.ratings, shown.win_rates, shown.raters, shown.agreement
+
+    def export(request: gr.Request, profile: gr.OAuthProfile | None = None):
+        try:
+            return [str(p) for p in export_all_votes(context, current_user(request, profile))]
+        except MuralXGANError as error:
+            raise gr.Error(str(error)) from None
+
+    refresh.click(board, None, [ratings, matrix, raters, agreement], api_name="leaderboard")
+    export_button.click(export, None, export_files, api_name="export_votes")
+    return board, None, [ratings, matrix, raters, agreement]

@@ -1,0 +1,82 @@
+"""Serve the app: FastAPI with the local login routes, the Gradio Blocks mounted at ``/``, run by uvicorn.
+
+Host and port come from ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (what Spaces set), defaulting to
+127.0.0.1:7860.  Nothing here calls the network: analytics are off and no update check runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mural_inpaint.app.context import AppContext, create_context
+
+
+def create_server(context: AppContext | None = None):
+    """-> (FastAPI app, gradio Blocks, context)."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from mural_inpaint.app import build_app
+    from mural_inpaint.app.auth import add_login_routes, user_from_cookie
+
+    context = context or create_context()
+    demo = build_app(context)
+    app = FastAPI(title="MuralXGAN")
+    settings = context.settings
+    local_logins = not settings.on_spaces
+    if local_logins:
+        add_login_routes(app, settings)
+    app = gr.mount_gradio_app(app, demo, path="/", auth_dependency=user_from_cookie(settings) if local_logins
+                              else None, footer_links=["api", "settings"], ssr_mode=False)
+    return app, demo, context
+
+
+def serve(context: AppContext | None = None, host: str | None = None, port: int | None = None) -> None:
+    """Run the app until interrupted."""
+    import uvicorn
+
+    app, _, context = create_server(context)
+    host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    print(f"MuralXGAN running on http://{host}:{port}", flush=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        context.close()
+
+
+class BackgroundServer:
+    """The app served from a thread (tests, the load script): ``with BackgroundServer(context) as url: ...``."""
+
+    def __init__(self, context: AppContext | None = None, host: str = "127.0.0.1", port: int = 0):
+        import uvicorn
+
+        self.app, self.demo, self.context = create_server(context)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning"))
+        self.url = ""
+
+    def start(self) -> str:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, name="muralxgan-server", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the app server did not start")
+            time.sleep(0.05)
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}/"
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.context.close()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

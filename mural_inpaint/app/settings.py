@@ -1,0 +1,120 @@
+"""The app's configuration, read once from environment variables (the README's configuration table lists them).
+
+| variable | meaning | default |
+|---|---|---|
+| ``MURALXGAN_DB`` | SQLite database path | ``muralxgan.db`` |
+| ``MURALXGAN_FILES`` | folder for stored murals, masks and rated restorations | ``<db name>-files`` beside the db |
+| ``MURALXGAN_REVIEW_DATA`` | comma-separated folders or Hub dataset ids to review and rate | none |
+| ``MURALXGAN_REVIEW_LIMIT`` | at most this many murals taken from each of those | ``100`` |
+| ``MURALXGAN_ARENA_SYSTEMS`` | comma-separated restorers compared blind | the shipped model + classical ones |
+| ``MURALXGAN_LOGINS`` | local logins, ``name:password`` pairs separated by commas | none |
+| ``MURALXGAN_LOGINS_FILE`` | file of ``name:password`` lines (``name:sha256:HEX`` for hashed passwords) | none |
+| ``MURALXGAN_ADMINS`` | comma-separated names allowed to export votes | none |
+| ``MURALXGAN_SECRET`` | key that signs login cookies (set it so logins survive restarts) | random per start |
+| ``MURALXGAN_BACKUP_REPO`` | Hub dataset repo that receives database snapshots | none |
+| ``MURALXGAN_BACKUP_MINUTES`` | minutes between snapshots | ``10`` |
+| ``MURALXGAN_CAPTIONS_REPO`` | Hub dataset repo for reviewed-caption exports (needs ``HF_TOKEN``) | none |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mural_inpaint.errors import InputError
+
+CLASSICAL_SYSTEMS = ("telea", "navier-stokes", "biharmonic")
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def parse_logins(entries: list[str], origin: str) -> dict[str, str]:
+    """``name:password`` entries -> {name: stored secret}; blank entries and ``#`` comment lines skipped."""
+    logins = {}
+    for number, entry in enumerate(entries, 1):
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        name, sep, secret = entry.partition(":")
+        if not sep or not name.strip() or not secret:
+            raise InputError(f"{origin}, entry {number}: a login is written name:password.")
+        logins[name.strip()] = secret
+    return logins
+
+
+def password_matches(stored: str, given: str) -> bool:
+    """Compare in constant time; ``sha256:HEX`` stores the hex SHA-256 of the password instead of the password."""
+    if stored.startswith("sha256:"):
+        given_digest = hashlib.sha256(given.encode()).hexdigest()
+        return hmac.compare_digest(stored[len("sha256:"):].lower(), given_digest)
+    return hmac.compare_digest(stored.encode(), given.encode())
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    db_path: Path = Path("muralxgan.db")
+    files_dir: Path | None = None  # None: "<db stem>-files" beside the database
+    review_sources: tuple[str, ...] = ()
+    review_limit: int = 100
+    arena_systems: tuple[str, ...] = ()  # empty: the shipped model (when present) + the classical restorers
+    logins: Mapping[str, str] = field(default_factory=dict)
+    admins: frozenset[str] = frozenset()
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    backup_repo: str | None = None
+    backup_minutes: float = 10.0
+    captions_repo: str | None = None
+    on_spaces: bool = False  # Hugging Face login (OAuth) instead of local logins
+
+    @property
+    def files(self) -> Path:
+        return self.files_dir or self.db_path.with_name(self.db_path.stem + "-files")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AppSettings:
+        env = os.environ if environ is None else environ
+        logins = parse_logins(env.get("MURALXGAN_LOGINS", "").split(","), "MURALXGAN_LOGINS")
+        if env.get("MURALXGAN_LOGINS_FILE"):
+            path = Path(env["MURALXGAN_LOGINS_FILE"])
+            if not path.is_file():
+                raise InputError(f"MURALXGAN_LOGINS_FILE: no such file {path}.")
+            logins |= parse_logins(path.read_text().splitlines(), str(path))
+        try:
+            limit = int(env.get("MURALXGAN_REVIEW_LIMIT", "100"))
+            minutes = float(env.get("MURALXGAN_BACKUP_MINUTES", "10"))
+        except ValueError as error:
+            raise InputError(f"MURALXGAN_REVIEW_LIMIT / MURALXGAN_BACKUP_MINUTES must be numbers ({error}).") from None
+        secret = env.get("MURALXGAN_SECRET")
+        return cls(
+            db_path=Path(env.get("MURALXGAN_DB", "muralxgan.db")),
+            files_dir=Path(env["MURALXGAN_FILES"]) if env.get("MURALXGAN_FILES") else None,
+            review_sources=_split(env.get("MURALXGAN_REVIEW_DATA")),
+            review_limit=limit,
+            arena_systems=_split(env.get("MURALXGAN_ARENA_SYSTEMS")),
+            logins=logins,
+            admins=frozenset(_split(env.get("MURALXGAN_ADMINS"))),
+            secret=secret.encode() if secret else secrets.token_bytes(32),
+            backup_repo=env.get("MURALXGAN_BACKUP_REPO") or None,
+            backup_minutes=minutes,
+            captions_repo=env.get("MURALXGAN_CAPTIONS_REPO") or None,
+            on_spaces=bool(env.get("SPACE_ID") and env.get("OAUTH_CLIENT_ID")),
+        )
+
+    def systems(self) -> tuple[str, ...]:
+        """The restorers rated blind: configured ones, else the shipped model (when present) + classical ones."""
+        from mural_inpaint.pipeline import default_restorer_name
+        from mural_inpaint.restorers import RESTORERS
+
+        systems = self.arena_systems or (
+            (("muralxgan",) if default_restorer_name() == "muralxgan" else ()) + CLASSICAL_SYSTEMS)
+        unknown = [s for s in systems if s not in RESTORERS.names()]
+        if unknown:
+            raise InputError(f"MURALXGAN_ARENA_SYSTEMS names unknown restorers: {', '.join(unknown)} "
+                             f"(known: {', '.join(RESTORERS.names())}).")
+        return systems
