@@ -3,8 +3,8 @@
     python -m evaluation.load [--raters 20] [--votes 50] [--reviewers 5] [--reviews 20] [--max-seconds 600]
     python -m evaluation.load --url http://127.0.0.1:7860/ --logins-file logins.txt   # drive an app already running
 
-Without ``--url`` it starts the app in this process on a fresh temporary database with generated logins and a small
-collection of synthetic murals (candidates from the classical restorers, computed before the clock starts).  With
+Without ``--url`` it starts ``python app.py`` in its own process on a fresh temporary database, with generated logins
+and a small collection of synthetic murals (candidates from ``--systems``, computed before the clock starts).  With
 ``--url``, the first ``--raters`` + ``--reviewers`` entries of ``--logins-file`` sign in, and the numbers are read
 from the app's database (``--db``).  Every client is its own session with its own login cookie; each rater asks for
 a pair and votes, ``--votes`` times; each reviewer approves ``--reviews`` descriptions.
@@ -117,13 +117,28 @@ def reviewer(url: str, name: str, password: str, reviews: int, deadline: float, 
             tally.error(name, error)
 
 
-def _own_app(raters: int, reviewers: int, murals: int):
-    """Start the app on a temporary database with generated logins; returns (server, logins)."""
-    from mural_inpaint.app.context import create_context
-    from mural_inpaint.app.server import BackgroundServer
-    from mural_inpaint.app.settings import AppSettings
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _own_app(raters: int, reviewers: int, murals: int, systems: str):
+    """Start ``python app.py`` in its own process on a temporary database, with generated logins and murals.
+
+    Returns (process, url, database path, logins) once the app answers and every mural has its candidates.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
     from mural_inpaint.imaging import save_png
     from mural_inpaint.masks import synthesize_damage
+    from mural_inpaint.store import Store
 
     root = Path(tempfile.mkdtemp(prefix="muralxgan-load-app-"))
     rng = np.random.default_rng(0)
@@ -135,14 +150,30 @@ def _own_app(raters: int, reviewers: int, murals: int):
         save_png(synthesize_damage(128, 128, "mixed", rng), root / "murals" / "mask" / f"m{index:02d}.png")
     logins = [(f"rater{i:02d}", f"pw-{i}") for i in range(raters)] + [
         (f"reviewer{i:02d}", f"pw-r{i}") for i in range(reviewers)]
-    settings = AppSettings(db_path=root / "load.db", review_sources=(str(root / "murals"),), review_limit=murals,
-                           arena_systems=("telea", "navier-stokes", "biharmonic"), logins=dict(logins))
-    context = create_context(settings)
-    if not context.worker.idle.wait(600):
-        raise RuntimeError("candidates were not ready within 10 minutes")
-    server = BackgroundServer(context)
-    server.start()
-    return server, logins
+    (root / "logins.txt").write_text("".join(f"{name}:{password}\n" for name, password in logins))
+    port = _free_port()
+    env = os.environ | {"MURALXGAN_DB": str(root / "load.db"), "MURALXGAN_REVIEW_DATA": str(root / "murals"),
+                        "MURALXGAN_REVIEW_LIMIT": str(murals), "MURALXGAN_ARENA_SYSTEMS": systems,
+                        "MURALXGAN_LOGINS_FILE": str(root / "logins.txt"), "GRADIO_SERVER_NAME": "127.0.0.1",
+                        "GRADIO_SERVER_PORT": str(port)}
+    app_file = Path(__file__).resolve().parents[1] / "app.py"
+    process = subprocess.Popen([sys.executable, str(app_file)], env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    wanted = murals * len(systems.split(","))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}")
+        try:
+            ready = httpx.get(url, timeout=5).status_code == 200 and (root / "load.db").exists() and next(
+                Store(root / "load.db").db.query("SELECT COUNT(*) AS n FROM candidates"))["n"] >= wanted
+        except httpx.HTTPError:
+            ready = False
+        if ready:
+            return process, url, root / "load.db", logins
+        time.sleep(1)
+    process.terminate()
+    raise RuntimeError("the app was not ready within 10 minutes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,13 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviewers", type=int, default=5)
     parser.add_argument("--reviews", type=int, default=20, help="approvals per reviewer")
     parser.add_argument("--murals", type=int, default=12, help="murals in the self-started app")
+    parser.add_argument("--systems", default="telea,navier-stokes,biharmonic",
+                        help="restorers rated in the self-started app")
     parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--out", type=Path, default=Path("outputs/load"))
     args = parser.parse_args(argv)
     if args.raters + args.reviewers > MAX_CLIENTS:
         parser.error(f"at most {MAX_CLIENTS} clients")
 
-    server = None
+    process = None
     if args.url:
         if urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
             parser.error("the load test only drives an app on this machine (localhost)")
@@ -170,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url.rstrip("/") + "/"
         lines = [line.split(":", 1) for line in args.logins_file.read_text().splitlines() if ":" in line]
         logins = [(name.strip(), password) for name, password in lines]
-        from mural_inpaint.store import Store
-
-        store = Store(args.db)
+        db_path = args.db
     else:
-        print("starting the app on a temporary database...", flush=True)
-        server, logins = _own_app(args.raters, args.reviewers, args.murals)
-        url, store = server.url, server.context.store
+        print("starting `python app.py` on a temporary database...", flush=True)
+        process, url, db_path, logins = _own_app(args.raters, args.reviewers, args.murals, args.systems)
+    from mural_inpaint.store import Store
+
+    store = Store(db_path)
     if len(logins) < args.raters + args.reviewers:
         parser.error(f"{args.raters + args.reviewers} logins needed, {len(logins)} given")
 
@@ -228,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     for error in tally.errors[:10]:
         print("  ", error)
-    if server is not None:
-        server.stop()
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=30)
     ok = recorded == tally.votes_sent and duplicates == 0 and not tally.errors
     return 0 if ok else 1
 

@@ -60,7 +60,7 @@ def classify_pigments(pixels: np.ndarray) -> np.ndarray:
     return owners[np.argmin(distances, axis=1)]
 
 
-def pigment_shares(pixels: np.ndarray, max_samples: int = 20000, seed: int = 0) -> list[tuple[str, float]]:
+def pigment_shares(pixels: np.ndarray, max_samples: int = 8000, seed: int = 0) -> list[tuple[str, float]]:
     """Fractions of ``pixels`` (uint8 ``[N, 3]``) nearest to each pigment, largest first (fractions sum to 1)."""
     if len(pixels) == 0:
         return []

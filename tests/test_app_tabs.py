@@ -85,7 +85,7 @@ def test_review_decisions_are_appended_and_anonymous_cannot_decide(context):
 
     view = review_view(context, 0)
     assert view.total == 3 and view.reviewed == 0 and view.text == view.draft and view.captioner == "describer"
-    assert (view.image == [255, 0, 255]).all(axis=-1).any()  # damage shown in magenta
+    assert (load_image(view.image) == [255, 0, 255]).all(axis=-1).any()  # damage shown in magenta
     with pytest.raises(InputError, match="Sign in to review"):
         decide(context, "", view.item_id, "text", "approved")
     with pytest.raises(InputError, match="cannot be empty"):

@@ -97,8 +97,8 @@ class RecordingRestorer:
     text_encoder_spec = None
     uses_text = False
 
-    def __init__(self, max_side):
-        self.max_side = max_side
+    def __init__(self, max_side, tile_side=None):
+        self.max_side, self.tile_side = max_side, tile_side
         self.sizes = []
 
     def restore_crop(self, image, mask, text=None):
@@ -114,6 +114,21 @@ def test_thin_damage_on_a_large_crop_is_tiled_at_native_resolution():
     out = restore_box(recorder, image, mask, None)
     assert out.shape == image.shape
     assert all(max(size) <= 128 for size in recorder.sizes) and len(recorder.sizes) >= 4
+
+
+def test_tile_size_follows_how_dense_the_damage_is():
+    image = synthetic_mural(256, 256)
+    dense = np.zeros((256, 256), bool)
+    dense[::12, :] = True  # cracks everywhere: one 256 tile instead of nine overlapping 128 ones
+    sparse = np.zeros((256, 256), bool)
+    sparse[100, 10:60] = True  # one short crack: one 128 tile
+    sizes = {}
+    for name, mask in (("dense", dense), ("sparse", sparse)):
+        recorder = RecordingRestorer(max_side=128, tile_side=256)
+        out = restore_box(recorder, image, mask, None)
+        assert np.array_equal(out[~mask], image[~mask]) and all(max(size) <= 256 for size in recorder.sizes)
+        sizes[name] = {max(size) for size in recorder.sizes}
+    assert sizes == {"dense": {256}, "sparse": {128}}
 
 
 def test_thick_damage_falls_back_to_resizing():

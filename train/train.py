@@ -49,7 +49,8 @@ def restore_cases(restorer, cases: list[ValidationCase], with_text: bool) -> tup
 
 def validate(model: MuralXGAN, cases: list[ValidationCase], samples_path: Path | None = None) -> float:
     """Mean hole PSNR on ``cases`` with expert captions (model left in eval); optionally a sample grid."""
-    restored, score = restore_cases(MuralXGANRestorer(model, "training", None), cases, with_text=True)
+    restored, score = restore_cases(MuralXGANRestorer(model, "training", None, channels_last=False), cases,
+                                     with_text=True)
     if samples_path is not None:
         save_sample_grid(samples_path, cases[:4], restored[:4])
     return score

@@ -7,23 +7,18 @@ the random pair id kept in the server-side session.  The identities come back on
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from mural_inpaint.app.context import AppContext
+from mural_inpaint.app.served import serve_copy
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import load_image, load_mask, save_png
+from mural_inpaint.imaging import load_image, load_mask
 from mural_inpaint.visuals import with_hole_shown
 
 SIGN_IN_TO_VOTE = "Sign in to rate restorations: visitors who are not signed in can look but not vote."
 OUTCOME_LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie: equally good", "both_bad": "Both bad"}
-_SERVED = Path(tempfile.mkdtemp(prefix="muralxgan-blind-"))
 
 
 @dataclass
@@ -32,34 +27,6 @@ class ShownPair:
     damaged: str  # PNG paths under random names
     left: str
     right: str
-
-
-_SERVED_MAX_AGE_S = 3600.0
-_served_count = 0
-
-
-def _prune_served() -> None:
-    """Drop served copies older than an hour (Gradio keeps its own copy of what it sent)."""
-    cutoff = time.time() - _SERVED_MAX_AGE_S
-    for old in _SERVED.glob("*.png"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-
-
-def _serve(image: np.ndarray | str) -> str:
-    """A copy of an image under a fresh random name (what the browser sees)."""
-    global _served_count
-    _served_count += 1
-    if _served_count % 300 == 0:
-        _prune_served()
-    path = _SERVED / f"{secrets.token_urlsafe(12)}.png"
-    if isinstance(image, str):
-        shutil.copyfile(image, path)
-    else:
-        save_png(image, path)
-    return str(path)
-
-
 def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = None) -> ShownPair:
     """Issue the next pair to ``user`` (favouring the least-voted pairs); raises :class:`InputError` with why not."""
     if not user:
@@ -73,7 +40,7 @@ def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = 
     image = load_image(item["image_path"])
     damaged = with_hole_shown(image, load_mask(item["mask_path"], expected_size=image.shape[:2]))
     left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)
-    return ShownPair(pair.pair_id, _serve(damaged), _serve(left["image_path"]), _serve(right["image_path"]))
+    return ShownPair(pair.pair_id, serve_copy(damaged), serve_copy(left["image_path"]), serve_copy(right["image_path"]))
 
 
 def _score(value) -> int | None:

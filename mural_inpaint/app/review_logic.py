@@ -8,9 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from mural_inpaint.app.context import AppContext
+from mural_inpaint.app.served import serve_copy
 from mural_inpaint.errors import InputError
 from mural_inpaint.exports import export_captions_dataset, export_captions_jsonl
 from mural_inpaint.imaging import load_image, load_mask
@@ -28,7 +27,7 @@ class ReviewView:
     reviewed: int
     item_id: str
     name: str
-    image: np.ndarray  # uint8 [H, W, 3], damage painted magenta
+    image: str  # PNG under a fresh random name: the mural with its damage painted magenta
     draft: str
     captioner: str
     text: str  # what the editor starts from: the latest decision's text, else the draft
@@ -53,7 +52,7 @@ def review_view(context: AppContext, position: int) -> ReviewView | None:
     history = [[r["created_at"], r["reviewer"], r["decision"], r["final_text"]]
                for r in context.store.review_history(row["id"])]
     reviewed = sum(1 for r in queue if r["decision"] is not None)
-    return ReviewView(position, len(queue), reviewed, row["id"], row["name"], with_hole_shown(image, mask),
+    return ReviewView(position, len(queue), reviewed, row["id"], row["name"], serve_copy(with_hole_shown(image, mask)),
                       row["draft"], row["captioner"], row["final_text"] or row["draft"], history)
 
 

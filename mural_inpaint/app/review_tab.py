@@ -20,7 +20,7 @@ def build_review_tab(context: AppContext) -> tuple:
         heading = gr.Markdown("Loading the review queue...")
         reload = gr.Button("Reload queue", size="sm", scale=0, min_width=140)
     with gr.Row():
-        image = gr.Image(label="Mural (damage shown in magenta)", type="numpy", format="png", interactive=False,
+        image = gr.Image(label="Mural (damage shown in magenta)", type="filepath", interactive=False,
                          height=420)
         with gr.Column():
             draft = gr.Textbox(label="Machine draft", lines=4, interactive=False)

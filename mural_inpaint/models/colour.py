@@ -15,7 +15,9 @@ def ring_statistics(image: torch.Tensor, mask: torch.Tensor, width: int) -> torc
     ``image`` ``[B, 3, H, W]`` in ``[0, 1]``, ``mask`` ``[B, 1, H, W]`` (1 = damage).  Falls back to all intact pixels
     when the ring is empty.
     """
-    grown = F.max_pool2d(mask, 2 * width + 1, stride=1, padding=width)
+    # a square dilation as two 1-D max-pools: the same result, a fraction of the cost at large widths
+    grown = F.max_pool2d(mask, (2 * width + 1, 1), stride=1, padding=(width, 0))
+    grown = F.max_pool2d(grown, (1, 2 * width + 1), stride=1, padding=(0, width))
     ring = grown * (1 - mask)
     weights = torch.where(ring.sum((2, 3), keepdim=True) > 0, ring, 1 - mask)
     total = weights.sum((2, 3)).clamp_min(1.0)

@@ -27,11 +27,14 @@ class Restorer(ABC):
         name: registry name.
         max_side: longest crop side the restorer works at (a learned model's working size); ``None`` = any size at
             native resolution (classical methods).
+        tile_side: side of the windows thin damage is restored in at native resolution (``None``: ``max_side``);
+            a fully convolutional model can take larger windows than its working size, which saves the overlap.
         text_encoder_spec: the encoder whose embeddings :meth:`restore_crop` expects; ``None`` = ignores text.
     """
 
     name: str = ""
     max_side: int | None = None
+    tile_side: int | None = None  # native-resolution tiles (None: max_side); fully convolutional models go larger
     text_encoder_spec: TextEncoderSpec | None = None
 
     @property

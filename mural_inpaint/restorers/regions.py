@@ -6,6 +6,8 @@
    see across at native resolution is downscaled (resize fallback) so the thickest damage spans at most half the
    working size; a box still larger than the working size is then processed in overlapping tiles, each tile treating
    what earlier tiles filled as known paint, so thin cracks across a whole wall are restored at full resolution.
+   Tiles are the working size or the restorer's larger ``tile_side``, whichever touches fewer pixels: dense damage
+   is cheaper in large tiles (less overlap), sparse damage in small ones (tiles without damage are skipped).
 3. Results are pasted back under the mask only: known pixels stay byte-identical.
 """
 
@@ -93,19 +95,39 @@ def _tile_starts(length: int, tile: int, step: int) -> list[int]:
     return [*starts, length - tile]
 
 
-def _restore_tiled(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text, tile: int) -> np.ndarray:
-    """Restore ``image`` at its size in overlapping ``tile`` x ``tile`` windows, filling progressively."""
-    work, remaining = image.copy(), mask.copy()
+def _windows(mask: np.ndarray, tile: int) -> list[tuple[slice, slice]]:
+    """The ``tile`` x ``tile`` windows (overlapping by a quarter) that still hold damage when their turn comes."""
+    remaining = mask.copy()
     step = max(1, tile * 3 // 4)
-    for top in _tile_starts(image.shape[0], tile, step):
-        for left in _tile_starts(image.shape[1], tile, step):
+    windows = []
+    for top in _tile_starts(mask.shape[0], tile, step):
+        for left in _tile_starts(mask.shape[1], tile, step):
             window = slice(top, top + tile), slice(left, left + tile)
-            hole = remaining[window]
-            if not hole.any():
-                continue
-            filled = restorer.restore_crop(work[window], hole, text)
-            work[window][hole] = filled[hole]
-            remaining[window] = False
+            if remaining[window].any():
+                windows.append(window)
+                remaining[window] = False
+    return windows
+
+
+def _cheapest_windows(mask: np.ndarray, tiles: tuple[int, ...]) -> list[tuple[slice, slice]]:
+    """Windows of whichever tile size touches the fewest pixels (larger tiles win ties: more context).
+
+    Dense damage is cheaper in large windows (less overlap); sparse damage in small ones (empty windows are skipped).
+    """
+    plans = [_windows(mask, tile) for tile in sorted(set(tiles), reverse=True)]
+    cost = [sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in plan) for plan in plans]
+    return plans[int(np.argmin(cost))]
+
+
+def _restore_tiled(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text, tiles: tuple[int, ...]
+                   ) -> np.ndarray:
+    """Restore ``image`` at its size in overlapping windows, each treating what earlier ones filled as known."""
+    work, remaining = image.copy(), mask.copy()
+    for window in _cheapest_windows(mask, tiles):
+        hole = remaining[window]
+        filled = restorer.restore_crop(work[window], hole, text)
+        work[window][hole] = filled[hole]
+        remaining[window] = False
     return work
 
 
@@ -116,13 +138,14 @@ def restore_box(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text: t
     size = restorer.max_side
     thickness = 2.0 * float(cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
     scale = min(1.0, 0.5 * size / max(thickness, 1.0))
+    tiles = (size, restorer.tile_side or size)
     if scale >= 1.0:
-        return _restore_tiled(restorer, image, mask, text, size)
+        return _restore_tiled(restorer, image, mask, text, tiles)
     height, width = mask.shape
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_image = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
     small_mask = cv2.resize(mask.astype(np.float32), small_size, interpolation=cv2.INTER_AREA) > 0
-    restored = _restore_tiled(restorer, small_image, small_mask, text, size)
+    restored = _restore_tiled(restorer, small_image, small_mask, text, tiles)
     return cv2.resize(restored, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
