@@ -136,6 +136,50 @@ def gan_cost(model, size: int = 256) -> dict:
     return {"parameters": sum(p.numel() for p in model.parameters()), "macs_per_pixel": macs / (size * size)}
 
 
+def app_startup(case: SpeedCase) -> dict:
+    """Seconds from launching ``python app.py`` (fresh process, temporary database) to the page answering, and to
+    the first restore of ``case`` with the default restorer finishing over the API (model loading included)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    import httpx
+    from gradio_client import Client, handle_file
+
+    from mural_inpaint.imaging import save_png
+
+    folder = Path(tempfile.mkdtemp(prefix="muralxgan-startup-"))
+    image, mask = save_png(case.image, folder / "mural.png"), save_png(case.mask, folder / "mask.png")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {"MURALXGAN_DB": str(folder / "app.db"), "GRADIO_SERVER_PORT": str(port)}
+    app_file = Path(__file__).resolve().parents[1] / "app.py"
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, str(app_file)], env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+            if process.poll() is not None or time.perf_counter() - start > 120:
+                raise RuntimeError("the app did not start")
+        page = time.perf_counter() - start
+        client = Client(url, verbose=False, download_files=str(folder))
+        editor = {"background": handle_file(str(image)), "layers": [], "composite": None}
+        client.predict(editor, handle_file(str(mask)), "", "muralxgan", api_name="/restore")
+        first_restore = time.perf_counter() - start
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return {"page_s": page, "first_restore_s": first_restore, "case": case.name}
+
+
 def run(restorers: list[str], cases: list[SpeedCase], repeats: int) -> dict:
     results: dict = {"cases": {}, "restorers": {}}
     for case in cases:
@@ -169,6 +213,11 @@ def markdown(results: dict) -> str:
             ratio = f", {timing['vs_telea']:.1f}x Telea" if "vs_telea" in timing and name != "telea" else ""
             cells.append(f"{timing['median_s']:.3f} / {timing['p95_s']:.3f}{ratio}")
         lines.append(f"| {case} | {info['damaged_percent']:.1f}% | " + " | ".join(cells) + " |")
+    if "app_startup" in results:
+        startup = results["app_startup"]
+        lines.append(f"\nApp start (`python app.py`, fresh process) to page: {startup['page_s']:.1f} s; to the "
+                     f"first restore of the {startup['case']} case, model loading included: "
+                     f"{startup['first_restore_s']:.1f} s.")
     for name, entry in results["restorers"].items():
         if "cost" in entry:
             cost = entry["cost"]
@@ -185,10 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--damage", default="5,15,30")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-app", action="store_true", help="skip the app start-to-first-restore measurement")
     args = parser.parse_args(argv)
     cases = build_cases([int(s) for s in args.sizes.split(",")], [float(d) for d in args.damage.split(",")],
                         args.seed)
     results = run(args.restorers.split(","), cases, args.repeats)
+    if not args.no_app:
+        case = next((c for c in cases if c.name == "512px 15%"), cases[0])
+        results["app_startup"] = app_startup(case)
     results["environment"] = {"machine": platform.machine(), "processor": platform.processor(),
                               "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
                               "repeats": args.repeats}

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from evaluation.speed import SpeedCase, damage_at, gan_cost, main, markdown, run
+from evaluation.speed import SpeedCase, app_startup, damage_at, gan_cost, main, markdown, run
 from tests.conftest import synthetic_mural
 from tests.test_restorers import tiny_gan
 
@@ -33,6 +33,14 @@ def test_run_reports_ratios_against_telea(tmp_path):
 
 def test_command_line_writes_the_table(tmp_path):
     assert main(["--out", str(tmp_path), "--restorers", "telea", "--sizes", "64", "--damage", "10",
-                 "--repeats", "1"]) == 0
+                 "--repeats", "1", "--no-app"]) == 0
     data = json.loads((tmp_path / "speed.json").read_text())
     assert "64px 10%" in data["cases"] and (tmp_path / "speed.md").read_text().startswith("| case |")
+
+
+def test_app_startup_measures_a_real_first_restore():
+    image = synthetic_mural(64, 64)
+    mask = np.zeros((64, 64), bool)
+    mask[20:30, 20:40] = True
+    startup = app_startup(SpeedCase("tiny", "crops", image, mask))
+    assert 0 < startup["page_s"] < startup["first_restore_s"] and startup["case"] == "tiny"

@@ -40,7 +40,8 @@ def serve(context: AppContext | None = None, host: str | None = None, port: int 
     port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"MuralXGAN running on http://{host}:{port}", flush=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # open event streams must not hold a stop (SIGTERM from Spaces or a script) for ever
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     finally:
         context.close()
 

@@ -1,0 +1,14 @@
+"""The load script end to end, at a small scale: the app in its own process, raters and a reviewer at once."""
+
+import json
+
+from evaluation.load import main
+
+
+def test_load_script_counts_every_vote_once(tmp_path):
+    code = main(["--raters", "3", "--votes", "3", "--reviewers", "1", "--reviews", "2", "--murals", "2",
+                 "--systems", "telea,navier-stokes", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "load.json").read_text())
+    assert code == 0 and report["votes_sent"] == report["votes_recorded"] == 9
+    assert report["duplicate_votes"] == 0 and report["errors"] == 0 and report["reviews_recorded"] == 2
+    assert 0 < report["vote_latency_s"]["p50"] <= report["vote_latency_s"]["p95"]
