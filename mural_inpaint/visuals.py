@@ -53,7 +53,7 @@ def make_grid(rows: list[list[np.ndarray]], labels: list[str], row_labels: list[
     return sheet
 
 
-def win_rate_image(systems: list[str], matrix: np.ndarray, cell: int = 72) -> np.ndarray:
+def win_rate_image(systems: list[str], matrix: np.ndarray, cell: int = 96) -> np.ndarray:
     """Heat map of ``matrix[i, j]`` = row system's win rate against the column system (NaN: never met).
 
     uint8 ``[H, W, 3]``: red below 50 %, white at 50 %, green above, the percentage written in each cell.
@@ -66,7 +66,7 @@ def win_rate_image(systems: list[str], matrix: np.ndarray, cell: int = 72) -> np
     sheet = Image.new("RGB", (label_width + size * cell + 8, 28 + size * cell + 8 + 18), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     for j, system in enumerate(systems):
-        draw.text((label_width + j * cell + cell // 2, 14), system[:10], fill=(0, 0, 0), font=font, anchor="mm")
+        draw.text((label_width + j * cell + cell // 2, 14), system[:14], fill=(0, 0, 0), font=font, anchor="mm")
     for i, system in enumerate(systems):
         top = 28 + i * cell
         draw.text((label_width - 8, top + cell // 2), system, fill=(0, 0, 0), font=font, anchor="rm")

@@ -213,3 +213,26 @@ def test_identity_comes_from_the_login_cookie_not_the_page(app_server, tmp_path)
     assert "Mural 1 of" in heading
     alice.predict("Paint lost from the sleeve.", api_name="/review_approve")
     assert context.store.reviewed_captions()[0]["reviewer"] == "alice"
+
+
+def test_on_a_space_the_hugging_face_login_replaces_local_logins(tmp_path, monkeypatch):
+    import httpx
+
+    from mural_inpaint.app.auth import current_user
+    from mural_inpaint.app.server import BackgroundServer
+
+    space = {"SYSTEM": "spaces", "SPACE_ID": "lab/muralxgan", "OAUTH_CLIENT_ID": "id", "OAUTH_CLIENT_SECRET": "s",
+             "OPENID_PROVIDER_URL": "https://huggingface.co", "OAUTH_SCOPES": "openid profile"}
+    for key, value in space.items():
+        monkeypatch.setenv(key, value)
+    settings = AppSettings.from_env(space | {"MURALXGAN_DB": str(tmp_path / "space.db"),
+                                             "MURALXGAN_ARENA_SYSTEMS": "telea"})
+    assert settings.on_spaces
+    server = BackgroundServer(create_context(settings, start_worker=False))
+    with server as url:
+        assert httpx.get(url).status_code == 200
+        assert httpx.get(url + "auth/login").status_code == 404  # no local logins on a Space
+        gradio_app = next(route.app for route in server.app.routes if type(route).__name__ == "Mount")
+        assert "/login/huggingface" in {getattr(route, "path", None) for route in gradio_app.routes}
+    profile = type("Profile", (), {"username": "carol"})()
+    assert current_user(None, profile) == "carol" and current_user(None, None) == ""

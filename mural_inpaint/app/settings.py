@@ -103,7 +103,7 @@ class AppSettings:
             backup_repo=env.get("MURALXGAN_BACKUP_REPO") or None,
             backup_minutes=minutes,
             captions_repo=env.get("MURALXGAN_CAPTIONS_REPO") or None,
-            on_spaces=bool(env.get("SPACE_ID") and env.get("OAUTH_CLIENT_ID")),
+            on_spaces=env.get("SYSTEM") == "spaces" and bool(env.get("OAUTH_CLIENT_ID")),  # what gradio checks
         )
 
     def systems(self) -> tuple[str, ...]:
