@@ -223,8 +223,12 @@ def test_on_a_space_the_hugging_face_login_replaces_local_logins(tmp_path, monke
 
     space = {"SYSTEM": "spaces", "SPACE_ID": "lab/muralxgan", "OAUTH_CLIENT_ID": "id", "OAUTH_CLIENT_SECRET": "s",
              "OPENID_PROVIDER_URL": "https://huggingface.co", "OAUTH_SCOPES": "openid profile"}
+    import gradio.oauth
+
     for key, value in space.items():
         monkeypatch.setenv(key, value)
+        if hasattr(gradio.oauth, key):  # gradio reads these once, when it is first imported
+            monkeypatch.setattr(gradio.oauth, key, value)
     settings = AppSettings.from_env(space | {"MURALXGAN_DB": str(tmp_path / "space.db"),
                                              "MURALXGAN_ARENA_SYSTEMS": "telea"})
     assert settings.on_spaces
