@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import tempfile
 import threading
 import time
@@ -61,13 +62,27 @@ class Tally:
             self.errors.append(f"{who}: {type(error).__name__}: {str(error)[:200]}")
 
 
-def rater(url: str, name: str, password: str, votes: int, deadline: float, tally: Tally, seed: int) -> None:
+def _client(url: str, name: str, password: str):
+    """A gradio_client session signed in as ``name`` (its own cookie, its own server-side state)."""
     from gradio_client import Client
 
-    rng = __import__("random").Random(seed)
+    return Client(url, verbose=False, headers={"Cookie": _sign_in(url, name, password)},
+                  download_files=tempfile.mkdtemp(prefix="muralxgan-load-"))
+
+
+def _timed(samples: list[float], lock: threading.Lock, call, *args, **kwargs):
+    start = time.perf_counter()
+    result = call(*args, **kwargs)
+    with lock:
+        samples.append(time.perf_counter() - start)
+    return result
+
+
+def rater(url: str, name: str, password: str, votes: int, deadline: float, tally: Tally, seed: int) -> None:
+    """Ask for a pair and vote on it, ``votes`` times (random outcome and score)."""
+    rng = random.Random(seed)
     try:
-        client = Client(url, verbose=False, headers={"Cookie": _sign_in(url, name, password)},
-                        download_files=tempfile.mkdtemp(prefix="muralxgan-load-"))
+        client = _client(url, name, password)
     except Exception as error:
         tally.error(name, error)
         return
@@ -75,29 +90,21 @@ def rater(url: str, name: str, password: str, votes: int, deadline: float, tally
         if time.monotonic() > deadline:
             return
         try:
-            start = time.perf_counter()
-            shown = client.predict(api_name="/arena_next")
-            with tally.lock:
-                tally.pair_latency.append(time.perf_counter() - start)
+            shown = _timed(tally.pair_latency, tally.lock, client.predict, api_name="/arena_next")
             if shown[3]:  # a message instead of a pair
                 raise RuntimeError(shown[3])
-            outcome = rng.choice(OUTCOMES)
-            start = time.perf_counter()
             with tally.lock:
                 tally.votes_sent += 1
-            client.predict(str(rng.randint(1, 5)), "-", "", api_name=f"/arena_vote_{outcome}")
-            with tally.lock:
-                tally.vote_latency.append(time.perf_counter() - start)
+            _timed(tally.vote_latency, tally.lock, client.predict, str(rng.randint(1, 5)), "-", "",
+                   api_name=f"/arena_vote_{rng.choice(OUTCOMES)}")
         except Exception as error:
             tally.error(name, error)
 
 
 def reviewer(url: str, name: str, password: str, reviews: int, deadline: float, tally: Tally) -> None:
-    from gradio_client import Client
-
+    """Open the review queue and approve an edited description, ``reviews`` times."""
     try:
-        client = Client(url, verbose=False, headers={"Cookie": _sign_in(url, name, password)},
-                        download_files=tempfile.mkdtemp(prefix="muralxgan-load-"))
+        client = _client(url, name, password)
         client.predict(api_name="/review_show")
     except Exception as error:
         tally.error(name, error)
@@ -106,13 +113,10 @@ def reviewer(url: str, name: str, password: str, reviews: int, deadline: float, 
         if time.monotonic() > deadline:
             return
         try:
-            start = time.perf_counter()
             with tally.lock:
                 tally.reviews_sent += 1
-            client.predict(f"Reviewed by {name}, pass {index}: flaking in the lower register.",
-                           api_name="/review_approve")
-            with tally.lock:
-                tally.review_latency.append(time.perf_counter() - start)
+            _timed(tally.review_latency, tally.lock, client.predict,
+                   f"Reviewed by {name}, pass {index}: flaking in the lower register.", api_name="/review_approve")
         except Exception as error:
             tally.error(name, error)
 

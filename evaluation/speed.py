@@ -3,8 +3,9 @@
     python -m evaluation.speed [--out DIR] [--repeats 5] [--sizes 256,512,1024] [--damage 5,15,30]
 
 Inputs: crops of ``../shared/data/hires-murals`` (or synthetic murals when the data is absent) with synthetic damage
-at each target fraction; the high-resolution murals with a real-damage mask (about 10 %); the same damage on a
-canvas with 4x the pixels (cost should follow the damage, not the canvas); and the mural upscaled 3x (~4k px).
+at each target fraction; the high-resolution murals with a real-damage mask (about 10 %); the same damage on
+canvases with 2x, 4x and 9x the pixels (cost should follow the damage, not the canvas); and the mural upscaled 3x
+(~4k px).
 Reports median and p95 latency after one warm-up run, file decode / encode separately, peak memory (process max
 RSS), and the GAN's parameters and multiply-accumulates per pixel.  No timed assertions: numbers to read.
 """
@@ -28,6 +29,7 @@ from mural_inpaint.masks import MaskBank, synthesize_damage
 from mural_inpaint.pipeline import RestorationPipeline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CANVAS_FACTORS = (2, 4, 9)  # canvas pixels relative to the mural
 
 
 @dataclass
@@ -78,10 +80,13 @@ def build_cases(sizes: list[int], damages: list[float], seed: int = 0) -> list[S
         mask = damage_at(*mural.shape[:2], 10, rng)
     height, width = mask.shape
     cases.append(SpeedCase(f"mural {width}x{height}", "mural", mural, mask))
-    big = cv2.resize(mural, (2 * width, 2 * height), interpolation=cv2.INTER_CUBIC)
-    same_damage = np.zeros(big.shape[:2], bool)
-    same_damage[:height, :width] = mask
-    cases.append(SpeedCase(f"4x canvas, same damage {2 * width}x{2 * height}", "mural", big, same_damage))
+    for factor in CANVAS_FACTORS:  # the same damage on ever larger canvases: cost should stay flat
+        side = factor ** 0.5
+        size = (round(side * width), round(side * height))
+        big = cv2.resize(mural, size, interpolation=cv2.INTER_CUBIC)
+        same_damage = np.zeros(big.shape[:2], bool)
+        same_damage[:height, :width] = mask
+        cases.append(SpeedCase(f"{factor}x canvas, same damage {size[0]}x{size[1]}", "canvas", big, same_damage))
     huge = cv2.resize(mural, (3 * width, 3 * height), interpolation=cv2.INTER_CUBIC)
     scaled = cv2.resize(mask.astype(np.uint8), (3 * width, 3 * height), interpolation=cv2.INTER_NEAREST) > 0
     cases.append(SpeedCase(f"upscaled 3x {3 * width}x{3 * height}", "mural", huge, scaled))
@@ -213,6 +218,16 @@ def markdown(results: dict) -> str:
             ratio = f", {timing['vs_telea']:.1f}x Telea" if "vs_telea" in timing and name != "telea" else ""
             cells.append(f"{timing['median_s']:.3f} / {timing['p95_s']:.3f}{ratio}")
         lines.append(f"| {case} | {info['damaged_percent']:.1f}% | " + " | ".join(cells) + " |")
+    mural = next((name for name, info in results["cases"].items() if info["group"] == "mural"), None)
+    canvases = [name for name, info in results["cases"].items() if info["group"] == "canvas"]
+    if mural and canvases:
+        lines.append("\nSame damage, larger canvas (time relative to the mural itself):\n")
+        lines.append("| restorer | " + " | ".join(name.split(",")[0] for name in canvases) + " |")
+        lines.append("|---|" + "---|" * len(canvases))
+        for name in names:
+            timings = results["restorers"][name]["timings"]
+            base = max(timings[mural]["median_s"], 1e-9)
+            lines.append(f"| {name} | " + " | ".join(f"{timings[c]['median_s'] / base:.2f}x" for c in canvases) + " |")
     if "app_startup" in results:
         startup = results["app_startup"]
         lines.append(f"\nApp start (`python app.py`, fresh process) to page: {startup['page_s']:.1f} s; to the "

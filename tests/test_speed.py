@@ -44,3 +44,17 @@ def test_app_startup_measures_a_real_first_restore():
     mask[20:30, 20:40] = True
     startup = app_startup(SpeedCase("tiny", "crops", image, mask))
     assert 0 < startup["page_s"] < startup["first_restore_s"] and startup["case"] == "tiny"
+
+
+def test_canvas_curve_is_relative_to_the_mural():
+    image = synthetic_mural(48, 48)
+    mask = np.zeros((48, 48), bool)
+    mask[10:20, 10:20] = True
+    big = np.zeros((96, 96, 3), np.uint8)
+    big[:48, :48] = image
+    same = np.zeros((96, 96), bool)
+    same[:48, :48] = mask
+    cases = [SpeedCase("mural 48x48", "mural", image, mask), SpeedCase("4x canvas, same damage 96x96", "canvas", big,
+                                                                        same)]
+    table = markdown(run(["telea"], cases, repeats=1))
+    assert "| restorer | 4x canvas |" in table and "| telea | " in table.split("Same damage, larger canvas")[1]
