@@ -1,6 +1,6 @@
 """Train the text-guided generator, colour-correction net and discriminator.
 
-    python -m train.train --config train/configs/cpu-hour.yaml [--set key.sub=value ...] [--resume]
+    python -m train.train --config train/configs/cpu-2h.yaml [--set key.sub=value ...] [--resume]
     accelerate launch --num_processes 2 -m train.train --config ...        # data-parallel, CPU or GPUs
 
 Runs on ``accelerate`` (one or many processes, CPU or GPU, mixed precision from the config), logs CSV and
@@ -255,7 +255,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, help="YAML preset, e.g. train/configs/cpu-hour.yaml")
+    parser.add_argument("--config", required=True, help="YAML preset, e.g. train/configs/cpu-2h.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. --set steps=200 --set data.crop_size=96")
     parser.add_argument("--output-dir", default=None)

@@ -27,6 +27,14 @@ def _describe(editor, mask_file):
         raise gr.Error(str(error)) from None
 
 
+def _describe_if_ready(editor, mask_file):
+    """After a mask upload: write the description when photo and mask fit together, else leave the box alone."""
+    try:
+        return describe_damage_text(editor, mask_file)
+    except MuralXGANError:
+        return gr.update()
+
+
 def build_restore_tab(context: AppContext) -> None:
     def restore(editor, mask_file, caption, restorer, request: gr.Request, profile: gr.OAuthProfile | None = None,
                 progress=gr.Progress()):  # noqa: B008 (Gradio idiom)
@@ -58,5 +66,6 @@ def build_restore_tab(context: AppContext) -> None:
             status = gr.Markdown()
             downloads = gr.File(label="Downloads: restored PNG, mask PNG, provenance JSON", file_count="multiple")
     describe_button.click(_describe, [editor, mask_file], caption, api_name="describe")
+    mask_file.upload(_describe_if_ready, [editor, mask_file], caption, api_name=False)
     restore_button.click(restore, [editor, mask_file, caption, restorer], [comparison, caption, downloads, status],
                          api_name="restore")
