@@ -3,7 +3,6 @@ worker and the backup scheduler.  Built once per server by :func:`create_context
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,7 +14,6 @@ from mural_inpaint.pipeline import RestorationPipeline
 from mural_inpaint.store import Store
 from mural_inpaint.text.captioners import CAPTIONERS, Captioner
 
-logger = logging.getLogger(__name__)
 #: Votes and reviews are short SQLite transactions: many may run at once (WAL + BEGIN IMMEDIATE queue the writers).
 #: Restoring is CPU-bound and keeps Gradio's default of one at a time per event.
 DATABASE_EVENT_CONCURRENCY = 32
