@@ -124,7 +124,7 @@ def win_rate_matrix(votes: Sequence[Vote]) -> tuple[list[str], np.ndarray]:
         return systems, np.where(games > 0, wins / games, np.nan)
 
 
-def _canonical(vote: Vote) -> tuple[tuple[str, str, str], str]:
+def canonical(vote: Vote) -> tuple[tuple[str, str, str], str]:
     """Key and outcome with the pair in sorted order, so a rater who saw it mirrored counts the same."""
     if vote.a <= vote.b:
         return (vote.item, vote.a, vote.b), vote.outcome
@@ -139,7 +139,7 @@ def fleiss_kappa(votes: Iterable[Vote]) -> tuple[float | None, int]:
     """
     units: dict[tuple, Counter] = defaultdict(Counter)
     for vote in votes:
-        key, outcome = _canonical(vote)
+        key, outcome = canonical(vote)
         units[key][outcome] += 1
     units = {k: c for k, c in units.items() if sum(c.values()) >= 2}
     if not units:

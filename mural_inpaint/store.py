@@ -172,6 +172,11 @@ class Store:
         rows = list(self.db.query("SELECT * FROM captions WHERE item_id = ? ORDER BY id DESC LIMIT 1", [item_id]))
         return rows[0] if rows else None
 
+    def latest_approved_text(self, item_id: str) -> str | None:
+        rows = list(self.db.query("SELECT final_text FROM caption_reviews WHERE item_id = ? AND decision = 'approved' "
+                                  "ORDER BY id DESC LIMIT 1", [item_id]))
+        return rows[0]["final_text"] if rows else None
+
     def review_history(self, item_id: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM caption_reviews WHERE item_id = ? ORDER BY id", [item_id]))
 
@@ -278,6 +283,12 @@ class Store:
 
     def votes(self) -> list[dict]:
         return list(self.db.query("SELECT * FROM votes ORDER BY id"))
+
+    def change_signature(self) -> tuple[int, ...]:
+        """Row counts of every table plus votes cast: changes whenever anything is written (rows only ever grow)."""
+        tables = ("items", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters")
+        counts = [next(self.db.query(f"SELECT COUNT(*) AS n FROM [{table}]"))["n"] for table in tables]  # fixed names
+        return (*counts, next(self.db.query("SELECT COUNT(voted_at) AS n FROM pairs"))["n"])
 
     def snapshot(self, destination: str | os.PathLike) -> Path:
         """A consistent copy of the live database (SQLite online backup), safe while others write."""

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mural_inpaint.app.catalogue import damage_view
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.app.served import serve_copy
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import load_image, load_mask
-from mural_inpaint.visuals import with_hole_shown
 
 SIGN_IN_TO_VOTE = "Sign in to rate restorations: visitors who are not signed in can look but not vote."
 OUTCOME_LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie: equally good", "both_bad": "Both bad"}
@@ -37,8 +36,7 @@ def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = 
         raise InputError("No restorations are ready to compare yet: they are computed in the background after "
                          "murals are added (restore one in the Restore tab, or launch with MURALXGAN_REVIEW_DATA).")
     item = context.store.item(pair.item_id)
-    image = load_image(item["image_path"])
-    damaged = with_hole_shown(image, load_mask(item["mask_path"], expected_size=image.shape[:2]))
+    damaged = damage_view(item)
     left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)
     return ShownPair(pair.pair_id, serve_copy(damaged), serve_copy(left["image_path"]), serve_copy(right["image_path"]))
 

@@ -17,13 +17,6 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_NAME = "muralxgan.db"
 
 
-def store_signature(store: Store) -> tuple:
-    """Changes whenever a row is added anywhere (all tables only ever grow or update ``voted_at``)."""
-    counts = tuple(next(store.db.query(f"SELECT COUNT(*) AS n FROM [{table}]"))["n"]  # fixed table names
-                   for table in ("items", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters"))
-    return (*counts, next(store.db.query("SELECT COUNT(voted_at) AS n FROM pairs"))["n"])
-
-
 def restore_latest_snapshot(repo_id: str, db_path: Path, token: str | None = None) -> str:
     """Download the latest snapshot to ``db_path`` when that file does not exist; returns what happened."""
     if db_path.exists():
@@ -47,7 +40,7 @@ def start_backups(store: Store, repo_id: str, every_minutes: float, folder: Path
         last_signature: tuple | None = None
 
         def push_to_hub(self):
-            signature = store_signature(store)
+            signature = store.change_signature()
             if signature == self.last_signature:
                 return None  # nothing new since the last snapshot
             store.snapshot(Path(self.folder_path) / SNAPSHOT_NAME)

@@ -22,7 +22,8 @@ from mural_inpaint.errors import InputError, MuralXGANError
 from mural_inpaint.imaging import load_image, load_mask, save_png
 from mural_inpaint.pipeline import RestorationPipeline
 from mural_inpaint.store import Store
-from mural_inpaint.text.captioners import Caption, Captioner
+from mural_inpaint.text.captioners import Captioner
+from mural_inpaint.visuals import with_hole_shown
 
 
 def mural_id(image: np.ndarray, mask: np.ndarray) -> str:
@@ -35,19 +36,21 @@ def mural_id(image: np.ndarray, mask: np.ndarray) -> str:
 
 
 def add_mural(store: Store, files: Path, image: np.ndarray, mask: np.ndarray, name: str, source: str,
-              captioner: Captioner, caption: Caption | None = None) -> str:
-    """Store a damaged mural (image + mask PNGs under ``files/items``) with a draft description; returns its id."""
+              captioner: Captioner) -> tuple[str, bool]:
+    """Store a damaged mural (image + mask PNGs under ``files/items``) with the machine's draft description.
+
+    Returns (item id, whether it was new); a mural already stored is left as it is.
+    """
     item_id = mural_id(image, mask)
     if store.item(item_id) is not None:
-        return item_id
+        return item_id, False
     folder = files / "items"
     image_path = save_png(image, folder / f"{item_id}.png")
     mask_path = save_png(mask, folder / f"{item_id}-mask.png")
-    caption = caption or captioner.caption(image, mask)
+    draft = captioner.caption(image, mask)
     store.add_item(item_id, name, int(image.shape[1]), int(image.shape[0]), str(image_path), str(mask_path), source)
-    if store.latest_caption(item_id) is None:
-        store.add_caption(item_id, caption.captioner, caption.text)
-    return item_id
+    store.add_caption(item_id, draft.captioner, draft.text)
+    return item_id, True
 
 
 def import_collection(store: Store, files: Path, source: str, limit: int, captioner: Captioner) -> tuple[int, str]:
@@ -64,23 +67,30 @@ def import_collection(store: Store, files: Path, source: str, limit: int, captio
                              f"its image is {image.shape[1]}x{image.shape[0]}.")
         if not mask.any() or mask.all():
             continue
-        if store.item(mural_id(image, mask)) is not None:
+        if add_mural(store, files, image, mask, str(row["stem"]), source, captioner)[1]:
+            added += 1
+        else:
             present += 1
-            continue
-        add_mural(store, files, image, mask, str(row["stem"]), source, captioner)
-        added += 1
     skipped = len(dataset) - len(with_mask)
     note = f"{source}: {added} new murals with damage masks added ({present} already there)" + (
         f"; {skipped} images without a mask left out (they have no damage to review)" if skipped else "")
     return added, note
 
 
+def damage_view(item: dict) -> str:
+    """PNG of the mural with its damage painted magenta (what reviewers and raters see), made once per mural."""
+    path = Path(item["image_path"]).with_name(f"{item['id']}-shown.png")
+    if not path.is_file():
+        image = load_image(item["image_path"])
+        save_png(with_hole_shown(image, load_mask(item["mask_path"], expected_size=image.shape[:2])), path)
+    return str(path)
+
+
 def caption_for_restoring(store: Store, item_id: str) -> tuple[str, str]:
     """(text, who wrote it): the latest approved expert text, else the machine draft."""
-    rows = list(store.db.query("SELECT final_text, reviewer FROM caption_reviews WHERE item_id = ? "
-                               "AND decision = 'approved' ORDER BY id DESC LIMIT 1", [item_id]))
-    if rows:
-        return rows[0]["final_text"], "expert"
+    approved = store.latest_approved_text(item_id)
+    if approved is not None:
+        return approved, "expert"
     draft = store.latest_caption(item_id)
     return (draft["text"], draft["captioner"]) if draft else ("", "none")
 

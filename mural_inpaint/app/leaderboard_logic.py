@@ -13,7 +13,7 @@ import numpy as np
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.errors import InputError
 from mural_inpaint.exports import export_votes
-from mural_inpaint.ratings import Vote, cohen_kappa, fleiss_kappa, leaderboard, win_rate_matrix
+from mural_inpaint.ratings import Vote, canonical, cohen_kappa, fleiss_kappa, leaderboard, win_rate_matrix
 from mural_inpaint.visuals import win_rate_image
 
 BOOTSTRAP_ROUNDS = 1000
@@ -44,10 +44,8 @@ def agreement_text(votes: list[Vote]) -> str:
              "(1 = full agreement, 0 = chance)."]
     by_rater: dict[str, dict] = defaultdict(dict)
     for vote in votes:
-        (item, a, b), outcome = (vote.item, *sorted((vote.a, vote.b))), vote.outcome
-        if vote.a != a:
-            outcome = {"a": "b", "b": "a"}.get(outcome, outcome)
-        by_rater[vote.rater][(item, a, b)] = outcome
+        key, outcome = canonical(vote)
+        by_rater[vote.rater][key] = outcome
     for first, second in combinations(sorted(by_rater), 2):
         shared = sorted(set(by_rater[first]) & set(by_rater[second]))
         if len(shared) >= 2:

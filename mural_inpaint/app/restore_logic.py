@@ -68,8 +68,8 @@ def remember_restoration(context: AppContext, image: np.ndarray, result: Restora
     the candidate of its restorer, and the catalogue worker adds the other systems' candidates.
     """
     captioner = shared_captioner()
-    item_id = add_mural(context.store, context.settings.files, image, result.mask, "upload", f"restored in the app by "
-                        f"{user or 'an anonymous visitor'}", captioner)
+    item_id, _ = add_mural(context.store, context.settings.files, image, result.mask, "upload",
+                           f"restored in the app by {user or 'an anonymous visitor'}", captioner)
     system = result.provenance.get("restorer", "")
     if system in context.systems and system not in context.store.candidate_systems(item_id):
         add_candidate_file(context.store, context.settings.files, item_id, system, result.image, result.provenance)

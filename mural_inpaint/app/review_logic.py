@@ -8,12 +8,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mural_inpaint.app.catalogue import damage_view
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.app.served import serve_copy
 from mural_inpaint.errors import InputError
 from mural_inpaint.exports import export_captions_dataset, export_captions_jsonl
-from mural_inpaint.imaging import load_image, load_mask
-from mural_inpaint.visuals import with_hole_shown
 
 SIGN_IN_TO_REVIEW = "Sign in to review descriptions: visitors who are not signed in can look but not decide."
 
@@ -47,12 +46,10 @@ def review_view(context: AppContext, position: int) -> ReviewView | None:
         return None
     position = min(max(int(position), 0), len(queue) - 1)
     row = queue[position]
-    image = load_image(row["image_path"])
-    mask = load_mask(row["mask_path"], expected_size=image.shape[:2])
     history = [[r["created_at"], r["reviewer"], r["decision"], r["final_text"]]
                for r in context.store.review_history(row["id"])]
     reviewed = sum(1 for r in queue if r["decision"] is not None)
-    return ReviewView(position, len(queue), reviewed, row["id"], row["name"], serve_copy(with_hole_shown(image, mask)),
+    return ReviewView(position, len(queue), reviewed, row["id"], row["name"], serve_copy(damage_view(row)),
                       row["draft"], row["captioner"], row["final_text"] or row["draft"], history)
 
 
