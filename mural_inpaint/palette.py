@@ -50,14 +50,32 @@ def _anchor_table() -> tuple[np.ndarray, np.ndarray]:
     return srgb_to_lab(np.array(anchors, np.uint8)), np.array(owners)
 
 
-def classify_pigments(pixels: np.ndarray) -> np.ndarray:
-    """uint8 ``[N, 3]`` sRGB pixels -> int ``[N]`` index into :data:`DUNHUANG_PALETTE` (nearest by CIEDE2000)."""
+# Nearest pigment per 24-bit colour, filled in as colours are met (255 = not classified yet).  Classification is
+# exact; the cache only spares repeating CIEDE2000 for colours seen before (a 16 MB table per process).
+_NEAREST_BY_COLOUR: np.ndarray | None = None
+
+
+def _classify_exactly(pixels: np.ndarray) -> np.ndarray:
     from skimage.color import deltaE_ciede2000
 
     anchors_lab, owners = _anchor_table()
     lab = srgb_to_lab(pixels.reshape(-1, 3))
     distances = deltaE_ciede2000(lab[:, None, :], anchors_lab[None, :, :])
     return owners[np.argmin(distances, axis=1)]
+
+
+def classify_pigments(pixels: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, 3]`` sRGB pixels -> int ``[N]`` index into :data:`DUNHUANG_PALETTE` (nearest by CIEDE2000)."""
+    global _NEAREST_BY_COLOUR
+    if _NEAREST_BY_COLOUR is None:
+        _NEAREST_BY_COLOUR = np.full(1 << 24, 255, np.uint8)
+    rgb = pixels.reshape(-1, 3).astype(np.int64)
+    codes = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    new = np.unique(codes[_NEAREST_BY_COLOUR[codes] == 255])
+    if len(new):
+        colours = np.stack([new >> 16, (new >> 8) & 255, new & 255], axis=1).astype(np.uint8)
+        _NEAREST_BY_COLOUR[new] = _classify_exactly(colours)
+    return _NEAREST_BY_COLOUR[codes].astype(np.int64)
 
 
 def pigment_shares(pixels: np.ndarray, max_samples: int = 8000, seed: int = 0) -> list[tuple[str, float]]:

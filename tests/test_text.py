@@ -103,6 +103,8 @@ def test_minilm_embeddings_are_384_d_float32_unit_rows(minilm):
     assert embeddings.device.type == "cpu"
     torch.testing.assert_close(embeddings.norm(dim=-1), torch.ones(3))
     assert minilm.dim == 384 and minilm.spec.dim == 384
+    assert minilm.to("cpu") is minilm and minilm.device == "cpu"  # training moves it to its GPU the same way
+    assert minilm.model.device.type == "cpu"
 
 
 def test_minilm_understands_paraphrases(minilm):
@@ -535,3 +537,13 @@ def test_describer_whole_image_damaged_has_no_surrounding_paint():
     description = describe_damage(synthetic_mural(), np.ones((64, 80), bool))
     assert description.text.startswith("Damage covers 100.0% of the mural in 1 region, spread across the whole mural")
     assert "surrounding paint" not in description.text and description.surrounding_pigments == []
+def test_cached_pigment_classification_equals_the_exact_one():
+    from mural_inpaint import palette
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (3000, 3), dtype=np.uint8)
+    pixels[1500:] = pixels[:1500]  # half the colours repeat: the second half is served from the cache
+    exact = palette._classify_exactly(pixels)
+    assert palette.classify_pigments(pixels).tolist() == exact.tolist()
+    assert palette.classify_pigments(pixels[::-1]).tolist() == exact[::-1].tolist()
+    assert palette.classify_pigments(np.array([[188, 62, 46]], np.uint8)).tolist() == [0]  # cinnabar's own anchor

@@ -84,6 +84,13 @@ def test_holdout_stems_never_reach_training(tmp_path):
     assert [c.name for c in validation_cases(folder, holdout)] == ["v0"]
 
 
+def test_images_per_source_keeps_the_first_images_of_each_source(tmp_path):
+    first = write_pairs(tmp_path / "a", ["c", "a", "b"])
+    second = write_pairs(tmp_path / "b", ["z", "y"])
+    config = DataConfig(sources=[str(first), str(second)], images_per_source=2)
+    assert load_training_dataset(config)["stem"] == ["a", "b", "y", "z"]
+
+
 def test_samples_have_damage_captions_and_a_coarse_fill(tmp_path):
     folder = write_pairs(tmp_path / "a", ["x", "y"])
     config = DataConfig(sources=[str(folder)], crop_size=32, text_dropout=0.0)

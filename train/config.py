@@ -41,6 +41,7 @@ class DataConfig:
     min_scale: float = 0.6  # random rescale of the source before cropping (more variety of detail size)
     text_dropout: float = 0.2  # fraction of samples trained without text
     workers: int = 1
+    images_per_source: int | None = None  # use only the first N images of each source (sorted by name)
 
 
 @dataclass

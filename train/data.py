@@ -44,6 +44,8 @@ def load_training_dataset(config: DataConfig):
         part = load_collection(source, columns)
         if holdout:
             part = part.filter(lambda row: row["stem"] not in holdout)
+        if config.images_per_source is not None:
+            part = part.select(range(min(config.images_per_source, len(part))))
         parts.append(part)
     dataset = datasets.concatenate_datasets(parts) if len(parts) > 1 else (parts[0] if parts else None)
     if dataset is None or len(dataset) == 0:

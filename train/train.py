@@ -111,7 +111,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
 
     model = MuralXGAN(config.model)
     discriminator = PatchDiscriminator(config.discriminator)
-    encoder = get_text_encoder(model.text_encoder_spec)
+    encoder = get_text_encoder(model.text_encoder_spec).to(accelerator.device)
     bank = MaskBank.from_folder(config.data.mask_bank) if config.data.mask_bank else None
     samples = DamageSynthesisDataset(load_training_dataset(config.data), config.data, config.model.coarse_fill, bank)
     loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=True, drop_last=True,
@@ -169,7 +169,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         for batch in loader:
             image, mask, coarse = batch["image"], batch["mask"], batch["coarse"]
             with torch.no_grad():
-                text = encoder.encode(batch["caption"]).to(accelerator.device)
+                text = encoder.encode(batch["caption"])
                 text[torch.tensor([c == "" for c in batch["caption"]], device=text.device)] = 0
             final, raw = model(image, mask, text, coarse, return_generator_output=True)
             terms = {

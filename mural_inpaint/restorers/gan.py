@@ -62,9 +62,11 @@ class MuralXGANRestorer(Restorer):
             pads = ((0, pad_h), (0, pad_w), (0, 0))
             image, coarse = np.pad(image, pads, mode="reflect"), np.pad(coarse, pads, mode="reflect")
             mask = np.pad(mask, pads[:2], mode="constant")
-        embedding = None if text is None else text.reshape(1, -1).float()
+        device = next(self.model.parameters()).device  # a model being trained on a GPU validates there
+        embedding = None if text is None else text.reshape(1, -1).float().to(device)
+
         def laid_out(tensor):
-            return tensor.contiguous(memory_format=self.memory_format)
+            return tensor.to(device).contiguous(memory_format=self.memory_format)
 
         with torch.inference_mode():
             out = self.model(laid_out(image_to_tensor(image)), laid_out(mask_to_tensor(mask)), embedding,

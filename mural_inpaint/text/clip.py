@@ -108,10 +108,14 @@ class ClipTextEncoder(TextEncoder):
         self.spec = TextEncoderSpec(spec.name, spec.model, spec.pretrained, spec.revision, dim)
         self._torch = torch
 
+    def to(self, device) -> ClipTextEncoder:
+        self.clip.model.to(device)
+        return super().to(device)
+
     def encode(self, texts: list[str]):
         torch = self._torch
         with torch.inference_mode():
-            features = self.clip.model.encode_text(self.clip.tokenizer(list(texts)))
+            features = self.clip.model.encode_text(self.clip.tokenizer(list(texts)).to(self.device))
         return torch.nn.functional.normalize(features.float(), dim=-1)
 
 

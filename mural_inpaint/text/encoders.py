@@ -47,9 +47,15 @@ class TextEncoderSpec:
 
 
 class TextEncoder(ABC):
-    """Encodes captions; ``encode`` returns float32 ``[N, dim]``, each row of unit length, on the CPU."""
+    """Encodes captions; ``encode`` returns float32 ``[N, dim]``, each row of unit length, on :attr:`device`."""
 
     spec: TextEncoderSpec
+    device: str = "cpu"
+
+    def to(self, device) -> TextEncoder:
+        """Move the encoder's weights to ``device`` (training on a GPU encodes every batch); returns ``self``."""
+        self.device = str(device)
+        return self
 
     @property
     def dim(self) -> int:

@@ -54,9 +54,14 @@ class MiniLMEncoder(TextEncoder):
         self.spec = TextEncoderSpec(spec.name, spec.model, spec.pretrained, spec.revision, dim)
         self._torch = torch
 
+    def to(self, device) -> MiniLMEncoder:
+        self.model.to(device)
+        return super().to(device)
+
     def encode(self, texts: list[str]):
         torch = self._torch
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt")
+        batch = batch.to(self.device)
         with torch.inference_mode():
             tokens = self.model(**batch).last_hidden_state
         weights = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)
