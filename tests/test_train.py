@@ -177,6 +177,39 @@ def test_single_process_run_logs_validates_exports_and_resumes(tmp_path):
     assert len((run / "log.csv").read_text().splitlines()) == 4  # appended, not restarted
 
 
+def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_architecture(tmp_path):
+    from train.train import main
+
+    config = tiny_run_config(tmp_path, steps=2)
+    assert main(["--config", str(config), "--set", "loss.adversarial_start=100"]) == 0
+    parent = tmp_path / "run" / "model"
+    # the preset asks for another architecture: the checkpoint's wins, and step 0 restores like the parent
+    assert main(["--config", str(config), "--set", f"init_from={parent}", "--set", f"output_dir={tmp_path / 'ft'}",
+                 "--set", "model.generator.channels=16", "--set", "steps=2", "--set", "lr=0.0"]) == 0
+    child, _ = load_muralxgan(tmp_path / "ft" / "model")
+    assert child.config.generator.channels == 8 and child.config.training["init_from"] == str(parent)
+    parent_state = load_muralxgan(parent)[0].state_dict()
+    generator = [k for k in parent_state if k.startswith("generator.")]
+    assert all(torch.equal(parent_state[k], child.state_dict()[k]) for k in generator)  # lr 0: unchanged
+    saved = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert saved["model"]["generator"]["channels"] == 8
+
+
+def test_source_weights_give_each_source_its_share(tmp_path):
+    from train.data import sampling_weights
+
+    small = write_pairs(tmp_path / "a", ["a0", "a1"])
+    large = write_pairs(tmp_path / "b", [f"b{i}" for i in range(8)])
+    config = DataConfig(sources=[str(small), str(large)], source_weights=[0.5, 0.5])
+    dataset = load_training_dataset(config)
+    weights = np.array(sampling_weights(dataset, config))
+    sources = np.array(dataset["source"])
+    assert weights[sources == 0].sum() == pytest.approx(weights[sources == 1].sum())
+    assert sampling_weights(dataset, DataConfig(sources=config.sources)) is None
+    with pytest.raises(InputError, match="2 weights for 1 sources"):
+        load_training_dataset(DataConfig(sources=[str(small)], source_weights=[1, 2]))
+
+
 def test_two_processes_under_accelerate_launch(tmp_path):
     config = tiny_run_config(tmp_path, steps=2)
     env = dict(os.environ, OMP_NUM_THREADS="1")

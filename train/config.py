@@ -23,7 +23,8 @@ class DataConfig:
     ``sources``: local folders (``gt/``+``mask/``, ``images/``+``labels/``, an imagefolder with ``metadata.jsonl``,
     or a plain folder of clean images) or Hub dataset ids.  ``holdout``: a text file of stems kept out of training
     (validation cases).  ``mask_sources``: relative weights of the dataset's own mask, the real-mask bank and the
-    synthetic presets.
+    synthetic presets.  ``source_weights``: the share of samples drawn from each source (drawn with replacement),
+    so that a few large in-domain photos are not drowned by thousands of small crops; None = every image equally.
     """
 
     sources: list[str] = field(default_factory=list)
@@ -42,6 +43,7 @@ class DataConfig:
     text_dropout: float = 0.2  # fraction of samples trained without text
     workers: int = 1
     images_per_source: int | None = None  # use only the first N images of each source (sorted by name)
+    source_weights: list[float] | None = None
 
 
 @dataclass
@@ -80,6 +82,7 @@ class TrainConfig:
     validate_every: int = 500
     save_every: int = 500
     threads: int | None = None  # torch CPU threads per process (None = torch default)
+    init_from: str | None = None  # checkpoint folder or Hub id to fine-tune; its architecture replaces `model`
 
     def __post_init__(self):
         if isinstance(self.model, dict):

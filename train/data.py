@@ -39,25 +39,30 @@ def load_training_dataset(config: DataConfig):
 
     holdout = read_holdout(config.holdout)
     columns = Columns(config.image_column, config.mask_column, config.caption_column, config.split)
+    if config.source_weights is not None and len(config.source_weights) != len(config.sources):
+        raise InputError(f"data.source_weights has {len(config.source_weights)} weights for "
+                         f"{len(config.sources)} sources; give one weight per source.")
     parts = []
-    for source in config.sources:
+    for index, source in enumerate(config.sources):
         part = load_collection(source, columns)
         if holdout:
             part = part.filter(lambda row: row["stem"] not in holdout)
         if config.images_per_source is not None:
             part = part.select(range(min(config.images_per_source, len(part))))
-        parts.append(part)
+        parts.append(part.add_column("source", [index] * len(part)))
     dataset = datasets.concatenate_datasets(parts) if len(parts) > 1 else (parts[0] if parts else None)
     if dataset is None or len(dataset) == 0:
         raise InputError(f"No training images found in {', '.join(config.sources) or 'the configured sources'}.")
     return dataset
 
 
-@dataclass
-class SampleRecipe:
-    crop_size: int
-    min_scale: float
-    text_dropout: float
+def sampling_weights(dataset, config: DataConfig) -> list[float] | None:
+    """Per-row weights that give each source its ``config.source_weights`` share of the samples (None: uniform)."""
+    if config.source_weights is None:
+        return None
+    sources = dataset["source"]
+    counts = np.bincount(sources, minlength=len(config.sources))
+    return [config.source_weights[s] / counts[s] for s in sources]
 
 
 class DamageSynthesisDataset(torch.utils.data.Dataset):

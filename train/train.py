@@ -32,7 +32,7 @@ from mural_inpaint.restorers.gan import MuralXGANRestorer
 from mural_inpaint.text.encoders import get_text_encoder
 from train import losses
 from train.config import TrainConfig
-from train.data import DamageSynthesisDataset, ValidationCase, load_training_dataset, validation_cases
+from train.data import DamageSynthesisDataset, ValidationCase, load_training_dataset, sampling_weights, validation_cases
 from train.grids import save_sample_grid
 
 LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "perceptual", "colour",
@@ -71,6 +71,7 @@ def learning_rate_factor(step: int, config: TrainConfig) -> float:
 def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metrics: dict) -> None:
     model.config.training = {
         "steps": step,
+        **({"init_from": config.init_from} if config.init_from else {}),
         "data": config.data.sources,
         "holdout": config.data.holdout,
         "crop_size": config.data.crop_size,
@@ -105,16 +106,27 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
     set_seed(config.seed, device_specific=True)  # each process draws different damage
     out = Path(config.output_dir)
     main = accelerator.is_main_process
+    if config.init_from:  # fine-tuning: the checkpoint's weights and architecture, a fresh optimiser and schedule
+        from mural_inpaint.models.muralxgan import load_muralxgan
+
+        model = load_muralxgan(config.init_from)[0].train()
+        config.model = model.config
+        model.config.training = {}  # the parent's record stays in its own folder; export names it (init_from)
+        accelerator.print(f"fine-tuning {config.init_from}")
+    else:
+        model = MuralXGAN(config.model)
     if main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
-
-    model = MuralXGAN(config.model)
     discriminator = PatchDiscriminator(config.discriminator)
     encoder = get_text_encoder(model.text_encoder_spec).to(accelerator.device)
     bank = MaskBank.from_folder(config.data.mask_bank) if config.data.mask_bank else None
-    samples = DamageSynthesisDataset(load_training_dataset(config.data), config.data, config.model.coarse_fill, bank)
-    loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=True, drop_last=True,
+    dataset = load_training_dataset(config.data)
+    samples = DamageSynthesisDataset(dataset, config.data, config.model.coarse_fill, bank)
+    weights = sampling_weights(dataset, config.data)
+    sampler = None if weights is None else torch.utils.data.WeightedRandomSampler(weights, len(weights))
+    loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=sampler is None,
+                                         sampler=sampler, drop_last=True,
                                          num_workers=config.data.workers,
                                          persistent_workers=config.data.workers > 0)
     betas = (config.adam_beta1, 0.99)
