@@ -50,9 +50,13 @@ def _anchor_table() -> tuple[np.ndarray, np.ndarray]:
     return srgb_to_lab(np.array(anchors, np.uint8)), np.array(owners)
 
 
-# Nearest pigment per 24-bit colour, filled in as colours are met (255 = not classified yet).  Classification is
-# exact; the cache only spares repeating CIEDE2000 for colours seen before (a 16 MB table per process).
-_NEAREST_BY_COLOUR: np.ndarray | None = None
+@lru_cache(maxsize=1)
+def _nearest_by_colour() -> np.ndarray:
+    """Nearest pigment per 24-bit colour, filled in as colours are met (255 = not classified yet).
+
+    Classification stays exact; the table only spares repeating CIEDE2000 for colours seen before (16 MB a process).
+    """
+    return np.full(1 << 24, 255, np.uint8)
 
 
 def _classify_exactly(pixels: np.ndarray) -> np.ndarray:
@@ -66,16 +70,14 @@ def _classify_exactly(pixels: np.ndarray) -> np.ndarray:
 
 def classify_pigments(pixels: np.ndarray) -> np.ndarray:
     """uint8 ``[N, 3]`` sRGB pixels -> int ``[N]`` index into :data:`DUNHUANG_PALETTE` (nearest by CIEDE2000)."""
-    global _NEAREST_BY_COLOUR
-    if _NEAREST_BY_COLOUR is None:
-        _NEAREST_BY_COLOUR = np.full(1 << 24, 255, np.uint8)
+    nearest = _nearest_by_colour()
     rgb = pixels.reshape(-1, 3).astype(np.int64)
     codes = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-    new = np.unique(codes[_NEAREST_BY_COLOUR[codes] == 255])
+    new = np.unique(codes[nearest[codes] == 255])
     if len(new):
         colours = np.stack([new >> 16, (new >> 8) & 255, new & 255], axis=1).astype(np.uint8)
-        _NEAREST_BY_COLOUR[new] = _classify_exactly(colours)
-    return _NEAREST_BY_COLOUR[codes].astype(np.int64)
+        nearest[new] = _classify_exactly(colours)
+    return nearest[codes].astype(np.int64)
 
 
 def pigment_shares(pixels: np.ndarray, max_samples: int = 8000, seed: int = 0) -> list[tuple[str, float]]:
