@@ -107,6 +107,36 @@ def test_samples_have_damage_captions_and_a_coarse_fill(tmp_path):
     assert dropped[1]["caption"] == ""
 
 
+def test_mask_pool_puts_training_masks_on_sources_without_masks(tmp_path):
+    from train.data import own_mask_pool
+
+    with_masks = write_pairs(tmp_path / "a", ["x", "y", "z"])
+    plain = tmp_path / "plain"
+    save_png(synthetic_mural(48, 48, seed=7), plain / "clean.png")
+    (tmp_path / "holdout.txt").write_text("z\n")
+    config = DataConfig(sources=[str(with_masks), str(plain)], holdout=str(tmp_path / "holdout.txt"), crop_size=48,
+                        min_scale=1.0, mask_sources={"pool": 1.0})
+    dataset = load_training_dataset(config)
+    pool = own_mask_pool(dataset)
+    held_out = np.zeros((48, 48), bool)
+    held_out[10:20, 7:27] = True  # z's mask (write_pairs shifts each stem's box)
+    assert len(pool) == 2 and not any(np.array_equal(m, held_out) for m in pool.masks)
+    samples = DamageSynthesisDataset(dataset, config, "telea", mask_pool=pool)
+    plain_row = dataset["source"].index(1)
+    torch.manual_seed(0)
+    masks = [samples[plain_row]["mask"][0].numpy() > 0 for _ in range(6)]
+    assert all(0.01 <= m.mean() <= 0.45 for m in masks)
+    # crops of the two training boxes: every damaged row is one contiguous run, unlike synthetic cracks and blobs
+    for mask in masks:
+        for row in mask[mask.any(axis=1)]:
+            assert np.diff(np.flatnonzero(row)).max(initial=1) == 1
+    # no pool (no row has a mask): damage is synthesised instead of failing
+    no_pool = DamageSynthesisDataset(load_training_dataset(DataConfig(sources=[str(plain)])), config, "telea")
+    assert own_mask_pool(no_pool.dataset) is None and no_pool[0]["mask"].sum() > 0
+    with pytest.raises(ValueError, match="unknown data.mask_sources pol"):
+        DataConfig(mask_sources={"pol": 1.0})
+
+
 def test_losses_reference_values():
     a = torch.zeros(1, 3, 4, 4)
     b = torch.ones(1, 3, 4, 4)
@@ -166,12 +196,14 @@ def test_single_process_run_logs_validates_exports_and_resumes(tmp_path):
     run = tmp_path / "run"
     rows = (run / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,elapsed_s") and len(rows) == 3
-    assert rows[-1].split(",")[-1] != ""  # validated at the end
+    header = rows[0].split(",")
+    last = dict(zip(header, rows[-1].split(",")))
+    assert last["val_hole_psnr"] != "" and last["val_hole_psnr_raw"] == ""  # validated at the end; no average
     assert (run / "samples" / "step-000004.png").is_file() and any((run / "tensorboard").iterdir())
     model, _ = load_muralxgan(run / "model")
     assert model.config.training["steps"] == 4 and "val_hole_psnr" in model.config.training["metrics"]
     with (run / "log.csv").open("a") as log:  # a row logged after the last saved state, by a run that then died
-        log.write("5" + "," * 12 + "\n")
+        log.write("5" + "," * (len(header) - 1) + "\n")
     assert main(["--config", str(config), "--resume", "--set", "steps=6"]) == 0
     assert json.loads((run / "state" / "trainer.json").read_text())["step"] == 6
     assert len((run / "log.csv").read_text().splitlines()) == 4  # appended, not restarted
@@ -193,6 +225,30 @@ def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_architecture(tmp_p
     assert all(torch.equal(parent_state[k], child.state_dict()[k]) for k in generator)  # lr 0: unchanged
     saved = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert saved["model"]["generator"]["channels"] == 8
+
+
+def test_ema_weights_are_validated_exported_and_resumed(tmp_path):
+    """With ema_decay 1.0 the average stays at the weights after step 1, so the export must differ from the
+    raw weights of the last step and equal the export of a one-step run."""
+    import safetensors.torch
+
+    from train.train import main
+
+    config = tiny_run_config(tmp_path, steps=1)
+    ema = ["--set", "ema_decay=1.0", "--set", "loss.adversarial_start=100"]
+    assert main(["--config", str(config), *ema, "--set", f"output_dir={tmp_path / 'one'}"]) == 0
+    assert main(["--config", str(config), *ema, "--set", "steps=3"]) == 0
+    run = tmp_path / "run"
+    after_one = load_muralxgan(tmp_path / "one" / "model")[0].state_dict()
+    exported = load_muralxgan(run / "model")[0].state_dict()
+    raw = safetensors.torch.load_file(run / "state" / "model.safetensors")
+    name = "generator.stem.0.conv.weight"
+    assert torch.equal(exported[name], after_one[name]) and not torch.equal(exported[name], raw[name])
+    header, *rows = (run / "log.csv").read_text().splitlines()
+    last = dict(zip(header.split(","), rows[-1].split(",")))
+    assert last["val_hole_psnr"] != "" and last["val_hole_psnr_raw"] != ""
+    assert main(["--config", str(config), *ema, "--set", "steps=4", "--resume"]) == 0  # the average is restored
+    assert torch.equal(load_muralxgan(run / "model")[0].state_dict()[name], after_one[name])
 
 
 def test_source_weights_give_each_source_its_share(tmp_path):

@@ -16,15 +16,19 @@ def _build(cls, data: dict | None):
     return cls(**data)
 
 
+MASK_SOURCES = {"own", "bank", "pool", "synthetic"}
+
+
 @dataclass
 class DataConfig:
     """Where samples come from and how damage is synthesised.
 
     ``sources``: local folders (``gt/``+``mask/``, ``images/``+``labels/``, an imagefolder with ``metadata.jsonl``,
     or a plain folder of clean images) or Hub dataset ids.  ``holdout``: a text file of stems kept out of training
-    (validation cases).  ``mask_sources``: relative weights of the dataset's own mask, the real-mask bank and the
-    synthetic presets.  ``source_weights``: the share of samples drawn from each source (drawn with replacement),
-    so that a few large in-domain photos are not drowned by thousands of small crops; None = every image equally.
+    (validation cases).  ``mask_sources``: relative weights of the dataset's own mask (``own``), the real-mask bank
+    (``bank``), any training row's own mask put on this sample (``pool``) and the synthetic presets (``synthetic``).
+    ``source_weights``: the share of samples drawn from each source (drawn with replacement), so that a few large
+    in-domain photos are not drowned by thousands of small crops; None = every image equally.
     """
 
     sources: list[str] = field(default_factory=list)
@@ -44,6 +48,12 @@ class DataConfig:
     workers: int = 1
     images_per_source: int | None = None  # use only the first N images of each source (sorted by name)
     source_weights: list[float] | None = None
+
+    def __post_init__(self):
+        unknown = set(self.mask_sources) - MASK_SOURCES
+        if unknown:
+            raise ValueError(f"unknown data.mask_sources {', '.join(sorted(unknown))}; "
+                             f"choose from {', '.join(sorted(MASK_SOURCES))}")
 
 
 @dataclass
@@ -83,6 +93,8 @@ class TrainConfig:
     save_every: int = 500
     threads: int | None = None  # torch CPU threads per process (None = torch default)
     init_from: str | None = None  # checkpoint folder or Hub id to fine-tune; its architecture replaces `model`
+    ema_decay: float | None = None  # exponential moving average of the restorer's weights (e.g. 0.998): validated,
+    # exported and published instead of the weights of the last step, which jump around with the GAN game
 
     def __post_init__(self):
         if isinstance(self.model, dict):

@@ -65,6 +65,22 @@ def sampling_weights(dataset, config: DataConfig) -> list[float] | None:
     return [config.source_weights[s] / counts[s] for s in sources]
 
 
+def own_mask_pool(dataset, limit: int = 2000) -> MaskBank | None:
+    """The training rows' own damage masks as a bank (None when no row has one).
+
+    Drawn by the ``pool`` mask source, they put a collection's kind of damage on every source, e.g. MuralDH's
+    boxes and blotches on mural photos that come without masks.  Only training rows are read: held-out stems were
+    removed by :func:`load_training_dataset`.
+    """
+    masks = []
+    for cell in dataset["mask"] if "mask" in dataset.column_names else []:
+        if cell is not None and len(masks) < limit:
+            mask = cell_to_array(cell, load_mask)
+            if mask.any() and not mask.all():
+                masks.append(mask)
+    return MaskBank(masks=masks, names=[f"own-{i}" for i in range(len(masks))]) if masks else None
+
+
 class DamageSynthesisDataset(torch.utils.data.Dataset):
     """Clean crops with synthesised damage, expert captions and the classical coarse fill.
 
@@ -74,23 +90,29 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
     reproducible for a seed.
     """
 
-    def __init__(self, dataset, config: DataConfig, coarse_fill: str, mask_bank: MaskBank | None = None):
+    def __init__(self, dataset, config: DataConfig, coarse_fill: str, mask_bank: MaskBank | None = None,
+                 mask_pool: MaskBank | None = None):
         self.dataset = dataset
         self.config = config
         self.coarse = RESTORERS.create(coarse_fill)
         self.mask_bank = mask_bank
+        self.mask_pool = mask_pool
         self._calls = 0
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def _damage(self, rng, size: int, own: np.ndarray | None) -> tuple[np.ndarray, str]:
-        """(mask, which source drew it: own / bank / synthetic)."""
+        """(mask, which source drew it: own / bank / pool / synthetic)."""
         weights = dict(self.config.mask_sources)
         if own is None or not own.any():
             weights.pop("own", None)
         if self.mask_bank is None:
             weights.pop("bank", None)
+        if self.mask_pool is None:
+            weights.pop("pool", None)
+        if not weights:  # e.g. only "pool" asked for and no training row has a mask
+            weights = {"synthetic": 1.0}
         names = list(weights)
         probabilities = np.array([weights[n] for n in names], float)
         choice = names[rng.choice(len(names), p=probabilities / probabilities.sum())]
@@ -98,6 +120,8 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
             mask = own
         elif choice == "bank":
             mask = self.mask_bank.sample(size, size, rng)
+        elif choice == "pool":
+            mask = self.mask_pool.sample(size, size, rng)
         else:
             mask = synthesize_damage(size, size, self.config.presets[rng.integers(len(self.config.presets))], rng)
         if mask.mean() < 0.003 or mask.all():

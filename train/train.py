@@ -32,11 +32,18 @@ from mural_inpaint.restorers.gan import MuralXGANRestorer
 from mural_inpaint.text.encoders import get_text_encoder
 from train import losses
 from train.config import TrainConfig
-from train.data import DamageSynthesisDataset, ValidationCase, load_training_dataset, sampling_weights, validation_cases
+from train.data import (
+    DamageSynthesisDataset,
+    ValidationCase,
+    load_training_dataset,
+    own_mask_pool,
+    sampling_weights,
+    validation_cases,
+)
 from train.grids import save_sample_grid
 
 LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "perceptual", "colour",
-               "adversarial", "feature_matching", "loss_d", "val_hole_psnr"]
+               "adversarial", "feature_matching", "loss_d", "val_hole_psnr", "val_hole_psnr_raw"]
 
 
 def restore_cases(restorer, cases: list[ValidationCase], with_text: bool) -> tuple[list[np.ndarray], float]:
@@ -72,6 +79,7 @@ def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metri
     model.config.training = {
         "steps": step,
         **({"init_from": config.init_from} if config.init_from else {}),
+        **({"ema_decay": config.ema_decay} if config.ema_decay else {}),
         "data": config.data.sources,
         "holdout": config.data.holdout,
         "crop_size": config.data.crop_size,
@@ -122,7 +130,8 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
     encoder = get_text_encoder(model.text_encoder_spec).to(accelerator.device)
     bank = MaskBank.from_folder(config.data.mask_bank) if config.data.mask_bank else None
     dataset = load_training_dataset(config.data)
-    samples = DamageSynthesisDataset(dataset, config.data, config.model.coarse_fill, bank)
+    pool = own_mask_pool(dataset) if config.data.mask_sources.get("pool") else None
+    samples = DamageSynthesisDataset(dataset, config.data, config.model.coarse_fill, bank, pool)
     weights = sampling_weights(dataset, config.data)
     sampler = None if weights is None else torch.utils.data.WeightedRandomSampler(weights, len(weights))
     loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=sampler is None,
@@ -140,6 +149,13 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         model, discriminator, optimizer_g, optimizer_d, loader, schedule_g)
     if perceptual is not None:
         perceptual = perceptual.to(accelerator.device)
+    ema = None
+    if config.ema_decay:  # validated, exported and published in place of the raw weights
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(accelerator.unwrap_model(model), multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
+                            use_buffers=True)
+        accelerator.register_for_checkpointing(ema)  # resumed runs continue the same average
 
     state_dir, trainer_file = out / "state", out / "state" / "trainer.json"
     step, best, elapsed_before = 0, -math.inf, 0.0
@@ -203,6 +219,8 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
             accelerator.backward(loss_g)
             optimizer_g.step()
             schedule_g.step()
+            if ema is not None:
+                ema.update_parameters(accelerator.unwrap_model(model))
             if adversarial_on:
                 logits, _ = discriminator(torch.cat([image, final.detach()]), torch.cat([mask, mask]))
                 loss_d = losses.hinge_discriminator_loss(logits[:half], logits[half:])
@@ -229,14 +247,16 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                 stop = step >= config.steps or bool(flag.item())
                 if main and (validate_now or stop) and cases:
                     unwrapped = accelerator.unwrap_model(model)
-                    row["val_hole_psnr"] = round(validate(unwrapped, cases, out / "samples" / f"step-{step:06d}.png"),
-                                                 3)
+                    shipped = unwrapped if ema is None else ema.module
+                    row["val_hole_psnr"] = round(validate(shipped, cases, out / "samples" / f"step-{step:06d}.png"), 3)
+                    if ema is not None:  # how much the average adds over the weights of this step
+                        row["val_hole_psnr_raw"] = round(validate(unwrapped, cases), 3)
                     unwrapped.train()
                     metrics["val_hole_psnr"] = row["val_hole_psnr"]
                     if row["val_hole_psnr"] > best:
                         best = row["val_hole_psnr"]
                         metrics["best_val_hole_psnr"], metrics["best_step"] = best, step
-                        export(unwrapped, out / "best", config, step, dict(metrics))
+                        export(shipped, out / "best", config, step, dict(metrics))
                 if main:
                     writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
                     log_handle.flush()
@@ -250,7 +270,8 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                     if main:
                         trainer_file.write_text(json.dumps({"step": step, "best_val_hole_psnr": best,
                                                             "elapsed_s": elapsed}))
-                        export(accelerator.unwrap_model(model), out / "model", config, step, dict(metrics))
+                        export(accelerator.unwrap_model(model) if ema is None else ema.module, out / "model", config,
+                               step, dict(metrics))
             if stop:
                 break
     progress.close()
