@@ -72,13 +72,16 @@ def own_mask_pool(dataset, limit: int = 2000) -> MaskBank | None:
     boxes and blotches on mural photos that come without masks.  Only training rows are read: held-out stems were
     removed by :func:`load_training_dataset`.
     """
+    if "mask" not in dataset.column_names:
+        return None
     masks = []
-    for cell in dataset["mask"] if "mask" in dataset.column_names else []:
-        if cell is not None and len(masks) < limit:
-            mask = cell_to_array(cell, load_mask)
-            if mask.any() and not mask.all():
-                masks.append(mask)
-    return MaskBank(masks=masks, names=[f"own-{i}" for i in range(len(masks))]) if masks else None
+    for cell in dataset["mask"]:
+        mask = cell_to_array(cell, load_mask) if cell is not None else None
+        if mask is not None and mask.any() and not mask.all():
+            masks.append(mask)
+            if len(masks) == limit:
+                break
+    return MaskBank(masks=masks) if masks else None
 
 
 class DamageSynthesisDataset(torch.utils.data.Dataset):
@@ -104,13 +107,13 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
 
     def _damage(self, rng, size: int, own: np.ndarray | None) -> tuple[np.ndarray, str]:
         """(mask, which source drew it: own / bank / pool / synthetic)."""
+        banks = {"bank": self.mask_bank, "pool": self.mask_pool}
         weights = dict(self.config.mask_sources)
         if own is None or not own.any():
             weights.pop("own", None)
-        if self.mask_bank is None:
-            weights.pop("bank", None)
-        if self.mask_pool is None:
-            weights.pop("pool", None)
+        for name, bank in banks.items():
+            if bank is None:
+                weights.pop(name, None)
         if not weights:  # e.g. only "pool" asked for and no training row has a mask
             weights = {"synthetic": 1.0}
         names = list(weights)
@@ -118,10 +121,8 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
         choice = names[rng.choice(len(names), p=probabilities / probabilities.sum())]
         if choice == "own":
             mask = own
-        elif choice == "bank":
-            mask = self.mask_bank.sample(size, size, rng)
-        elif choice == "pool":
-            mask = self.mask_pool.sample(size, size, rng)
+        elif choice in banks:
+            mask = banks[choice].sample(size, size, rng)
         else:
             mask = synthesize_damage(size, size, self.config.presets[rng.integers(len(self.config.presets))], rng)
         if mask.mean() < 0.003 or mask.all():

@@ -149,13 +149,14 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         model, discriminator, optimizer_g, optimizer_d, loader, schedule_g)
     if perceptual is not None:
         perceptual = perceptual.to(accelerator.device)
+    trained = accelerator.unwrap_model(model)  # the module itself, whatever wrapper data parallelism added
     ema = None
-    if config.ema_decay:  # validated, exported and published in place of the raw weights
+    if config.ema_decay:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-        ema = AveragedModel(accelerator.unwrap_model(model), multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
-                            use_buffers=True)
+        ema = AveragedModel(trained, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         accelerator.register_for_checkpointing(ema)  # resumed runs continue the same average
+    shipped = trained if ema is None else ema.module  # what is validated, exported and published
 
     state_dir, trainer_file = out / "state", out / "state" / "trainer.json"
     step, best, elapsed_before = 0, -math.inf, 0.0
@@ -220,7 +221,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
             optimizer_g.step()
             schedule_g.step()
             if ema is not None:
-                ema.update_parameters(accelerator.unwrap_model(model))
+                ema.update_parameters(trained)
             if adversarial_on:
                 logits, _ = discriminator(torch.cat([image, final.detach()]), torch.cat([mask, mask]))
                 loss_d = losses.hinge_discriminator_loss(logits[:half], logits[half:])
@@ -246,12 +247,10 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                 flag = accelerator.reduce(torch.tensor([float(over_time)], device=accelerator.device), "max")
                 stop = step >= config.steps or bool(flag.item())
                 if main and (validate_now or stop) and cases:
-                    unwrapped = accelerator.unwrap_model(model)
-                    shipped = unwrapped if ema is None else ema.module
                     row["val_hole_psnr"] = round(validate(shipped, cases, out / "samples" / f"step-{step:06d}.png"), 3)
                     if ema is not None:  # how much the average adds over the weights of this step
-                        row["val_hole_psnr_raw"] = round(validate(unwrapped, cases), 3)
-                    unwrapped.train()
+                        row["val_hole_psnr_raw"] = round(validate(trained, cases), 3)
+                    trained.train()
                     metrics["val_hole_psnr"] = row["val_hole_psnr"]
                     if row["val_hole_psnr"] > best:
                         best = row["val_hole_psnr"]
@@ -270,8 +269,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                     if main:
                         trainer_file.write_text(json.dumps({"step": step, "best_val_hole_psnr": best,
                                                             "elapsed_s": elapsed}))
-                        export(accelerator.unwrap_model(model) if ema is None else ema.module, out / "model", config,
-                               step, dict(metrics))
+                        export(shipped, out / "model", config, step, dict(metrics))
             if stop:
                 break
     progress.close()
