@@ -143,6 +143,9 @@ def test_losses_reference_values():
     weight = torch.zeros(1, 1, 4, 4)
     weight[..., :2, :] = 1
     assert losses.masked_l1(a, b, weight).item() == pytest.approx(1.0)
+    b[..., 0, :] = 3  # errors 3 and 1 on the weighted rows: mean |e| 2, mean e^2 5
+    assert losses.masked_l1(a, b, weight).item() == pytest.approx(2.0)
+    assert losses.masked_mse(a, b, weight).item() == pytest.approx(5.0)
     white = torch.ones(1, 3, 1, 1)
     lab = losses.rgb_to_lab(white)[0, :, 0, 0]
     assert lab.tolist() == pytest.approx([100.0, 0.0, 0.0], abs=0.05)
@@ -181,7 +184,7 @@ def tiny_run_config(tmp_path, steps=4):
         "discriminator": {"channels": 8, "layers": 2},
         "data": {"sources": [str(data)], "validation": str(data), "holdout": str(tmp_path / "holdout.txt"),
                  "crop_size": 32, "workers": 0},
-        "loss": {"adversarial_start": 2, "perceptual_backbone": "alexnet", "perceptual_layers": 2},
+        "loss": {"adversarial_start": 2, "perceptual_backbone": "alexnet", "perceptual_layers": 2, "mse_hole": 1.0},
     }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -199,6 +202,7 @@ def test_single_process_run_logs_validates_exports_and_resumes(tmp_path):
     header = rows[0].split(",")
     last = dict(zip(header, rows[-1].split(",")))
     assert last["val_hole_psnr"] != "" and last["val_hole_psnr_raw"] == ""  # validated at the end; no average
+    assert float(last["mse_hole"]) > 0
     assert (run / "samples" / "step-000004.png").is_file() and any((run / "tensorboard").iterdir())
     model, _ = load_muralxgan(run / "model")
     assert model.config.training["steps"] == 4 and "val_hole_psnr" in model.config.training["metrics"]

@@ -62,6 +62,7 @@ class LossConfig:
 
     l1_hole: float = 6.0
     l1_valid: float = 1.0
+    mse_hole: float = 0.0  # squared error in the hole on the final (colour-corrected) output, the one people see
     perceptual: float = 0.05
     perceptual_backbone: str = "vgg16"
     perceptual_layers: int = 9  # modules of torchvision's features used: 9 = up to relu2_2

@@ -16,6 +16,15 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tens
     return ((prediction - target).abs() * weight).sum() / total.clamp_min(1.0)
 
 
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the pixels where ``weight`` ``[B, 1, H, W]`` is 1 (all channels).
+
+    PSNR is a function of this; L1 pulls towards the median of the plausible fills, this towards their mean.
+    """
+    total = weight.sum() * prediction.shape[1]
+    return ((prediction - target).square() * weight).sum() / total.clamp_min(1.0)
+
+
 class PerceptualLoss(nn.Module):
     """L1 between ImageNet-backbone activations (after each ReLU) of prediction and target.
 

@@ -42,8 +42,8 @@ from train.data import (
 )
 from train.grids import save_sample_grid
 
-LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "perceptual", "colour",
-               "adversarial", "feature_matching", "loss_d", "val_hole_psnr", "val_hole_psnr_raw"]
+LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "mse_hole", "perceptual",
+               "colour", "adversarial", "feature_matching", "loss_d", "val_hole_psnr", "val_hole_psnr_raw"]
 
 
 def restore_cases(restorer, cases: list[ValidationCase], with_text: bool) -> tuple[list[np.ndarray], float]:
@@ -206,6 +206,8 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                 "l1_valid": config.loss.l1_valid * losses.masked_l1(raw, image, 1 - mask),
                 "colour": config.loss.colour * losses.colour_loss(final, image, mask, config.loss.colour_ring),
             }
+            if config.loss.mse_hole > 0:
+                terms["mse_hole"] = config.loss.mse_hole * losses.masked_mse(final, image, mask)
             if perceptual is not None:
                 terms["perceptual"] = config.loss.perceptual * perceptual(final, image)
             adversarial_on = step >= config.loss.adversarial_start and config.loss.adversarial > 0
