@@ -173,6 +173,17 @@ def test_overrides_and_unknown_settings(tmp_path):
         TrainConfig.from_dict({"data": {"crop": 1}})
 
 
+
+def test_preset_with_a_base_changes_only_what_it_names(tmp_path):
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(
+        {"steps": 5, "lr": 0.01, "data": {"crop_size": 64, "workers": 2}, "loss": {"l1_hole": 3.0}}))
+    (tmp_path / "variants").mkdir()
+    variant = tmp_path / "variants" / "again.yaml"  # the base is found relative to the file that names it
+    variant.write_text(yaml.safe_dump({"base": "../recipe.yaml", "steps": 9, "data": {"workers": 0}}))
+    config = TrainConfig.from_yaml(variant, ["loss.colour=7"])
+    assert (config.steps, config.lr, config.data.crop_size, config.data.workers) == (9, 0.01, 64, 0)
+    assert (config.loss.l1_hole, config.loss.colour) == (3.0, 7.0)
+
 def tiny_run_config(tmp_path, steps=4):
     data = write_pairs(tmp_path / "data", [f"m{i}" for i in range(6)])
     (tmp_path / "holdout.txt").write_text("m5\n")

@@ -116,10 +116,14 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-        """Load YAML, then apply ``key.sub=value`` overrides (values parsed as YAML)."""
+        """Load YAML, then apply ``key.sub=value`` overrides (values parsed as YAML).
+
+        ``base: OTHER.yaml`` (relative to the file) loads that preset first; this file's settings replace its
+        settings key by key, nested sections included, so a variant of a recipe names only what it changes.
+        """
         import yaml
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = _read_preset(Path(path))
         for override in overrides or []:
             key, _, raw = override.partition("=")
             target = data
@@ -128,3 +132,20 @@ class TrainConfig:
                 target = target.setdefault(parent, {})
             target[leaf] = yaml.safe_load(raw)
         return cls.from_dict(data)
+
+
+def _read_preset(path: Path) -> dict:
+    import yaml
+
+    data = yaml.safe_load(path.read_text()) or {}
+    base = data.pop("base", None)
+    return _merged(_read_preset(path.parent / base), data) if base else data
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied key by key; nested dicts merge, anything else replaces."""
+    merged = dict(base)
+    for key, value in changes.items():
+        both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both_dicts else value
+    return merged

@@ -12,8 +12,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def masked_l1(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over the pixels where ``weight`` ``[B, 1, H, W]`` is 1 (all channels)."""
-    total = weight.sum() * prediction.shape[1]
-    return ((prediction - target).abs() * weight).sum() / total.clamp_min(1.0)
+    return _masked_mean((prediction - target).abs(), weight)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -21,8 +20,13 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Ten
 
     PSNR is a function of this; L1 pulls towards the median of the plausible fills, this towards their mean.
     """
-    total = weight.sum() * prediction.shape[1]
-    return ((prediction - target).square() * weight).sum() / total.clamp_min(1.0)
+    return _masked_mean((prediction - target).square(), weight)
+
+
+def _masked_mean(error: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of ``error`` ``[B, C, H, W]`` over the pixels where ``weight`` ``[B, 1, H, W]`` is 1 (0 if none)."""
+    total = weight.sum() * error.shape[1]
+    return (error * weight).sum() / total.clamp_min(1.0)
 
 
 class PerceptualLoss(nn.Module):
