@@ -117,11 +117,35 @@ def box_mask(height: int, width: int, rng: np.random.Generator, *, boxes: int | 
     return mask
 
 
+def large_loss_mask(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """One contiguous sizeable loss: a box of 25-39 % of the shorter side (64-100 px on a 256 px crop) and a ragged
+    blob overlapping one of its corners, as when a panel of paint falls away with the plaster around it.
+
+    This is the benchmark's large-loss protocol (8-20 % of a 256 px crop, see the ``large`` preset): the losses where
+    the surroundings no longer say what was there.
+    """
+    side = min(height, width)
+    mask = np.zeros((height, width), bool)
+    bh, bw = (max(2, round(side * rng.uniform(0.25, 0.39))) for _ in range(2))
+    y, x = int(rng.integers(0, max(height - bh, 1))), int(rng.integers(0, max(width - bw, 1)))
+    mask[y : y + bh, x : x + bw] = True
+    size = max(4, round(min(bh, bw) * rng.uniform(0.5, 0.9)))
+    blob = _ragged_blob(size, rng)
+    cy = y + (bh if rng.random() < 0.5 else 0) - size // 2  # centred on a corner, so the two always overlap
+    cx = x + (bw if rng.random() < 0.5 else 0) - size // 2
+    y0, x0 = max(cy, 0), max(cx, 0)
+    y1, x1 = min(cy + size, height), min(cx + size, width)
+    if y1 > y0 and x1 > x0:
+        mask[y0:y1, x0:x1] |= blob[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+    return mask
+
+
 GENERATORS: dict[str, MaskGenerator] = {
     "crack": crack_mask,
     "flake": flake_mask,
     "stroke": stroke_mask,
     "box": box_mask,
+    "large": large_loss_mask,
 }
 
 
@@ -142,6 +166,7 @@ PRESETS: dict[str, DamagePreset] = {
     "light": DamagePreset(("crack", "flake"), 0.01, 0.10),
     "mixed": DamagePreset(("crack", "flake", "stroke"), 0.05, 0.30),
     "heavy": DamagePreset(("flake", "stroke", "box"), 0.25, 0.50),
+    "large": DamagePreset(("large",), 0.08, 0.20),  # exactly one contiguous loss: never layered (see below)
 }
 
 
@@ -157,7 +182,7 @@ def synthesize_damage(height: int, width: int, preset: str, rng: np.random.Gener
     best, best_gap = None, math.inf
     for _ in range(attempts):
         mask = np.zeros((height, width), bool)
-        for _ in range(8):
+        for _ in range(1 if spec.kinds == ("large",) else 8):
             mask |= GENERATORS[spec.kinds[int(rng.integers(len(spec.kinds)))]](height, width, rng)
             if mask.mean() >= spec.min_fraction:
                 break

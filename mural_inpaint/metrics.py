@@ -83,6 +83,32 @@ def lpips_distance(restored: np.ndarray, reference: np.ndarray) -> float:
     return float(value.item())
 
 
+def hole_box(mask: np.ndarray, pad: int = 16, min_side: int = 64) -> tuple[slice, slice]:
+    """The hole's bounding box, padded by ``pad`` pixels and grown (centred, inside the image) to at least
+    ``min_side`` a side: where a restoration's texture is judged without the known pixels diluting it."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
+
+    def span(low: int, high: int, limit: int) -> slice:
+        low, high = max(0, low - pad), min(limit, high + 1 + pad)
+        missing = min(min_side, limit) - (high - low)
+        if missing > 0:
+            low = max(0, low - missing // 2)
+            high = min(limit, low + max(min_side, high - low))
+            low = max(0, high - min(min_side, limit)) if high - low < min_side else low
+        return slice(low, high)
+
+    return span(int(rows[0]), int(rows[-1]), mask.shape[0]), span(int(cols[0]), int(cols[-1]), mask.shape[1])
+
+
+def hole_box_lpips(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
+    """LPIPS (AlexNet, v0.1) over :func:`hole_box` of ``mask``: whole-image LPIPS is diluted by the known pixels,
+    which every restorer keeps exactly, so it barely separates a smudge from texture."""
+    box = hole_box(mask)
+    return lpips_distance(np.ascontiguousarray(restored[box]), np.ascontiguousarray(reference[box]))
+
+
 @dataclass
 class MetricValue:
     """A metric that may be unavailable: ``value`` None and ``reason`` saying why."""
