@@ -171,8 +171,8 @@ def load_cases(data: str | os.PathLike, masks: str = "own", seed: int = 0, limit
     out of training).  ``limit``: the first N cases after the holdout filter.
     """
     own = masks == "own"
-    if not own and not masks.startswith("bank:"):
-        raise InputError(f"Unknown mask protocol {masks!r}: use 'own' or 'bank:DIR'.")
+    if not own and masks != "large" and not masks.startswith("bank:"):
+        raise InputError(f"Unknown mask protocol {masks!r}: use 'own', 'large' or 'bank:DIR'.")
     root = Path(data)
     layout = next(((i, m) for i, m in FOLDER_LAYOUTS if (root / i).is_dir()), None) if root.is_dir() else None
     if layout:
@@ -201,16 +201,20 @@ def load_cases(data: str | os.PathLike, masks: str = "own", seed: int = 0, limit
     if limit is not None:
         indices = indices[: max(limit, 0)]
     bank = None
-    if not own:
+    if masks.startswith("bank:"):
         from mural_inpaint.masks import MaskBank
 
         bank = MaskBank.from_folder(masks.removeprefix("bank:"))
     cases = []
     for index in indices:
         reference, mask = load(index)
+        # One generator per case, from (seed, index in the full listing): order- and subset-independent.
         if bank is not None:
-            # One generator per case, from (seed, index in the full listing): order- and subset-independent.
             mask = bank.sample(*reference.shape[:2], np.random.default_rng([seed, index]))
+        elif masks == "large":
+            from mural_inpaint.masks import synthesize_damage
+
+            mask = synthesize_damage(*reference.shape[:2], "large", np.random.default_rng([seed, index]))
         cases.append(make_case(names[index], reference, mask))
     if not cases:
         raise InputError(f"{data}: no cases left to benchmark (check --holdout and --limit).")
