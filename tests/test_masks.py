@@ -63,3 +63,14 @@ def test_real_damage_bank_loads():
     assert len(bank) >= 60
     crop = bank.sample(256, 256, np.random.default_rng(0))
     assert 0.01 <= crop.mean() <= 0.45
+
+
+def test_large_loss_preset_is_one_contiguous_loss_of_8_to_20_percent():
+    for seed in range(40):
+        mask = synthesize_damage(256, 256, "large", np.random.default_rng(seed))
+        assert ndimage.label(mask)[1] == 1, seed
+        assert 0.08 <= mask.mean() <= 0.20, (seed, mask.mean())
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 >= 64  # sizeable: the box alone is 64-100 px
+    again = synthesize_damage(256, 256, "large", np.random.default_rng(3))
+    assert np.array_equal(again, synthesize_damage(256, 256, "large", np.random.default_rng(3)))

@@ -31,7 +31,7 @@ from mural_inpaint.models import (
     load_muralxgan,
 )
 from mural_inpaint.models.colour import ring_statistics
-from mural_inpaint.models.layers import FiLM
+from mural_inpaint.models.layers import FiLM, SpectralBlock
 from mural_inpaint.restorers.base import RESTORERS
 from mural_inpaint.text.encoders import TextEncoderSpec
 from tests.conftest import synthetic_mural
@@ -631,3 +631,26 @@ def test_restorer_without_any_checkpoint_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(gan, "SHIPPED_CHECKPOINT", tmp_path / "missing")
     with pytest.raises(ModelUnavailableError, match="set MURALXGAN_CHECKPOINT"):
         RESTORERS.create("muralxgan")
+
+
+def test_spectral_block_starts_as_the_identity_and_then_sees_the_whole_map():
+    torch.manual_seed(0)
+    block = SpectralBlock(8)
+    x = torch.randn(2, 8, 16, 20)
+    assert torch.equal(block(x), x)  # zero-initialised output: adding it to a trained generator changes nothing
+    torch.nn.init.normal_(block.expand.weight)
+    probe = torch.zeros(1, 8, 16, 20, requires_grad=True)
+    block(probe)[0, :, 0, 0].sum().backward()  # one output pixel in a corner...
+    reach = probe.grad.abs().sum(1)[0]
+    assert reach[15, 19] > 0 and (reach > 0).float().mean() > 0.9  # ...depends on the far corner: global reach
+    assert block(torch.randn(3, 8, 12, 12)).shape == (3, 8, 12, 12)
+
+
+def test_generator_with_fourier_blocks_keeps_shapes_and_known_pixels():
+    config = MuralXGANConfig(generator=GeneratorConfig(channels=8, dilations=(2,), spectral_blocks=2))
+    model = MuralXGAN(config).eval()
+    assert len(model.generator.spectral) == 2 and len(model.generator.spectral_film) == 2
+    image, mask = torch.rand(1, 3, 32, 48), (torch.rand(1, 1, 32, 48) > 0.6).float()
+    with torch.no_grad():
+        out = model(image, mask, torch.randn(1, config.generator.text_dim), image)
+    assert out.shape == image.shape and torch.equal(out * (1 - mask), image * (1 - mask))

@@ -301,3 +301,59 @@ def test_shipped_presets_parse_and_build(preset):
     config = TrainConfig.from_yaml(preset)
     assert config.data.holdout and config.steps > 0
     MuralXGAN(config.model)  # the architecture the preset names can be built
+
+
+def test_fine_tuning_can_add_fourier_blocks_that_start_as_the_identity(tmp_path):
+    from train.train import main
+
+    config = tiny_run_config(tmp_path, steps=2)
+    assert main(["--config", str(config), "--set", "loss.adversarial_start=100"]) == 0
+    parent_dir = tmp_path / "run" / "model"
+    assert main(["--config", str(config), "--set", f"init_from={parent_dir}", "--set", f"output_dir={tmp_path / 'ft'}",
+                 "--set", "model_changes={generator: {spectral_blocks: 1}}", "--set", "steps=2",
+                 "--set", "lr=0.0"]) == 0
+    parent, child = load_muralxgan(parent_dir)[0], load_muralxgan(tmp_path / "ft" / "model")[0]
+    assert child.config.generator.spectral_blocks == 1 and len(child.generator.spectral) == 1
+    assert child.config.training["model_changes"] == {"generator": {"spectral_blocks": 1}}
+    image, mask = torch.rand(1, 3, 32, 32), (torch.rand(1, 1, 32, 32) > 0.7).float()
+    text, coarse = torch.randn(1, child.config.generator.text_dim), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():  # lr 0: the added block is still the identity, so the child restores as the parent
+        assert torch.equal(parent(image, mask, text, coarse), child(image, mask, text, coarse))
+
+
+def test_validation_uses_every_mask_protocol_and_the_balanced_score_picks_best(tmp_path):
+    from train.train import main
+
+    data = write_pairs(tmp_path / "data", [f"m{i}" for i in range(6)], size=64)
+    stems = tmp_path / "validation.txt"
+    stems.write_text("m4\nm5\n")
+    cases = validation_cases(data, stems, masks=["own", "large"])
+    assert [c.name for c in cases] == ["m4-own", "m5-own", "m4-large", "m5-large"]
+    assert [c.protocol for c in cases] == ["own", "own", "large", "large"]
+    own = validation_cases(data, stems)
+    assert np.array_equal(cases[0].mask, own[0].mask) and not np.array_equal(cases[2].mask, own[0].mask)
+    assert 0.08 <= cases[2].mask.mean() <= 0.20  # the benchmark's large-loss protocol, one loss per crop
+
+    config = tiny_run_config(tmp_path, steps=2)
+    overrides = ["--set", "select_on=balanced", "--set", f"data.validation_stems={stems}",
+                 "--set", "data.validation_masks=[own, large]", "--set", f"data.holdout=[{stems}]"]
+    assert main(["--config", str(config), *overrides]) == 0
+    header, *rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    last = dict(zip(header.split(","), rows[-1].split(",")))
+    expected = float(last["val_hole_psnr"]) - 10 * np.log10(float(last["val_box_lpips"]))
+    assert float(last["val_score"]) == pytest.approx(expected, abs=0.01)
+    record = load_muralxgan(tmp_path / "run" / "best")[0].config.training["metrics"]
+    assert record["select_on"] == "balanced" and record["validation"]["cases"] == 4
+    with pytest.raises(ValueError, match="unknown select_on"):
+        TrainConfig(select_on="psnr")
+
+
+def test_large_mask_source_gives_one_sizeable_loss(tmp_path):
+    folder = write_pairs(tmp_path / "a", ["a0"], size=96)
+    config = DataConfig(sources=[str(folder)], crop_size=64, mask_sources={"large": 1.0})
+    samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
+    from scipy import ndimage
+
+    for _ in range(3):
+        mask = samples[0]["mask"][0].numpy() > 0
+        assert ndimage.label(mask)[1] == 1 and 0.08 <= mask.mean() <= 0.20

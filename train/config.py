@@ -16,7 +16,7 @@ def _build(cls, data: dict | None):
     return cls(**data)
 
 
-MASK_SOURCES = {"own", "bank", "pool", "synthetic"}
+MASK_SOURCES = {"own", "bank", "pool", "synthetic", "large"}
 
 
 @dataclass
@@ -24,16 +24,21 @@ class DataConfig:
     """Where samples come from and how damage is synthesised.
 
     ``sources``: local folders (``gt/``+``mask/``, ``images/``+``labels/``, an imagefolder with ``metadata.jsonl``,
-    or a plain folder of clean images) or Hub dataset ids.  ``holdout``: a text file of stems kept out of training
-    (validation cases).  ``mask_sources``: relative weights of the dataset's own mask (``own``), the real-mask bank
-    (``bank``), any training row's own mask put on this sample (``pool``) and the synthetic presets (``synthetic``).
+    or a plain folder of clean images) or Hub dataset ids.  ``holdout``: text files of stems kept out of training
+    (the validation stems and the benchmark's).  ``validation_stems``: the stems of ``validation`` that are
+    validated on (None: those of ``holdout``); ``validation_masks``: the mask protocols each is validated with, as the
+    benchmark names them (``own``, ``bank:DIR``, ``large``).  ``mask_sources``: relative weights of the dataset's own
+    mask (``own``), the real-mask bank (``bank``), any training row's own mask put on this sample (``pool``), the
+    synthetic presets (``synthetic``) and one sizeable contiguous loss (``large``, the benchmark's large-loss kind).
     ``source_weights``: the share of samples drawn from each source (drawn with replacement), so that a few large
     in-domain photos are not drowned by thousands of small crops; None = every image equally.
     """
 
     sources: list[str] = field(default_factory=list)
-    validation: str | None = None  # folder of gt/ + mask/ pairs, restricted to the holdout stems
-    holdout: str | None = None
+    validation: str | None = None  # folder of gt/ + mask/ pairs, restricted to the validation stems
+    holdout: str | list[str] | None = None
+    validation_stems: str | None = None
+    validation_masks: list[str] = field(default_factory=lambda: ["own"])
     image_column: str = "image"
     mask_column: str = "mask"
     caption_column: str = "caption"
@@ -73,6 +78,9 @@ class LossConfig:
     colour_ring: int = 8
 
 
+SELECTION_SCORES = ("hole_psnr", "balanced")
+
+
 @dataclass
 class TrainConfig:
     model: MuralXGANConfig = field(default_factory=MuralXGANConfig)
@@ -94,6 +102,10 @@ class TrainConfig:
     save_every: int = 500
     threads: int | None = None  # torch CPU threads per process (None = torch default)
     init_from: str | None = None  # checkpoint folder or Hub id to fine-tune; its architecture replaces `model`
+    model_changes: dict = field(default_factory=dict)  # with init_from: architecture added to the parent's, e.g.
+    # {generator: {spectral_blocks: 2}}; new layers start as the identity, every parent weight is loaded
+    select_on: str = "hole_psnr"  # which validation score picks best/: "hole_psnr", or "balanced" = hole PSNR plus
+    # hole-box LPIPS in decibels (-10 log10 LPIPS), so a 10 % lower LPIPS counts as much as +0.46 dB
     ema_decay: float | None = None  # exponential moving average of the restorer's weights (e.g. 0.998): validated,
     # exported and published instead of the weights of the last step, which jump around with the GAN game
 
@@ -106,6 +118,8 @@ class TrainConfig:
             self.data = _build(DataConfig, self.data)
         if isinstance(self.loss, dict):
             self.loss = _build(LossConfig, self.loss)
+        if self.select_on not in SELECTION_SCORES:
+            raise ValueError(f"unknown select_on {self.select_on!r}; choose from {', '.join(SELECTION_SCORES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)

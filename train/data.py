@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from mural_inpaint.collections import Columns, cell_to_array, load_collection, local_records
+from mural_inpaint.collections import Columns, cell_to_array, load_collection
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import hide_damage, load_image, load_mask
 from mural_inpaint.masks import MaskBank, synthesize_damage
@@ -22,12 +22,15 @@ from mural_inpaint.text.describer import describe_damage
 from train.config import DataConfig
 
 
-def read_holdout(path: str | Path | None) -> set[str]:
-    """Stems listed one per line (``#`` comments allowed); empty set for no file."""
-    if not path:
+def read_holdout(paths: str | Path | list | None) -> set[str]:
+    """Stems listed one per line (``#`` comments allowed) in one file or several; empty set for none."""
+    if not paths:
         return set()
-    lines = Path(path).read_text().splitlines()
-    return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
+    stems = set()
+    for path in [paths] if isinstance(paths, str | Path) else paths:
+        lines = Path(path).read_text().splitlines()
+        stems |= {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
+    return stems
 
 
 def load_training_dataset(config: DataConfig):
@@ -106,7 +109,7 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
         return len(self.dataset)
 
     def _damage(self, rng, size: int, own: np.ndarray | None) -> tuple[np.ndarray, str]:
-        """(mask, which source drew it: own / bank / pool / synthetic)."""
+        """(mask, which source drew it: own / bank / pool / synthetic / large)."""
         banks = {"bank": self.mask_bank, "pool": self.mask_pool}
         weights = dict(self.config.mask_sources)
         if own is None or not own.any():
@@ -121,6 +124,8 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
         choice = names[rng.choice(len(names), p=probabilities / probabilities.sum())]
         if choice == "own":
             mask = own
+        elif choice == "large":
+            mask = synthesize_damage(size, size, "large", rng)
         elif choice in banks:
             mask = banks[choice].sample(size, size, rng)
         else:
@@ -175,19 +180,22 @@ class ValidationCase:
     clean: np.ndarray  # uint8 [H, W, 3]
     mask: np.ndarray  # bool [H, W]
     caption: str  # expert caption: the describer with the clean reference
+    protocol: str = "own"  # the benchmark's name of the mask protocol
 
 
-def validation_cases(folder: str | Path | None, holdout: str | Path | None, limit: int | None = None
-                     ) -> list[ValidationCase]:
-    """The held-out ``gt/``+``mask/`` pairs of ``folder`` (every pair when no holdout list is given)."""
+def validation_cases(folder: str | Path | None, stems: str | Path | None, limit: int | None = None,
+                     masks: list[str] | tuple[str, ...] = ("own",), seed: int = 0) -> list[ValidationCase]:
+    """The ``gt/``+``mask/`` pairs of ``folder`` named in the ``stems`` file (every pair when None), once per mask
+    protocol in ``masks``, built exactly as the benchmark builds its cases (:func:`evaluation.cases.load_cases`)."""
     if not folder:
         return []
-    records = local_records(folder)
-    keep = read_holdout(holdout)
+    from evaluation.cases import load_cases
+
     cases = []
-    for stem, image, mask in zip(records["stem"], records["image"], records["mask"]):
-        if mask is None or (keep and stem not in keep):
-            continue
-        clean, damage = load_image(image), load_mask(mask)
-        cases.append(ValidationCase(stem, clean, damage, describe_damage(clean, damage, reference=clean).text))
-    return cases[:limit] if limit else cases
+    for protocol in masks:
+        for case in load_cases(folder, masks=protocol, seed=seed, limit=limit, holdout=stems):
+            caption = describe_damage(case.reference, case.mask, reference=case.reference).text
+            label = protocol.split(":")[0]
+            cases.append(ValidationCase(f"{case.name}-{label}" if len(masks) > 1 else case.name, case.reference,
+                                        case.mask, caption, label))
+    return cases

@@ -27,6 +27,7 @@ from mural_inpaint.imaging import hide_damage
 from mural_inpaint.masks import MaskBank
 from mural_inpaint.metrics import psnr
 from mural_inpaint.models import MuralXGAN, PatchDiscriminator
+from mural_inpaint.models.config import MuralXGANConfig
 from mural_inpaint.pipeline import RestorationPipeline
 from mural_inpaint.restorers.gan import MuralXGANRestorer
 from mural_inpaint.text.encoders import get_text_encoder
@@ -43,28 +44,52 @@ from train.data import (
 from train.grids import save_sample_grid
 
 LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "mse_hole", "perceptual",
-               "colour", "adversarial", "feature_matching", "loss_d", "val_hole_psnr", "val_hole_psnr_raw"]
+               "colour", "adversarial", "feature_matching", "loss_d", "val_hole_psnr", "val_box_lpips", "val_score",
+               "val_hole_psnr_raw"]
 
 
-def restore_cases(restorer, cases: list[ValidationCase], with_text: bool) -> tuple[list[np.ndarray], float]:
-    """Restore the hidden holes of ``cases`` through :class:`RestorationPipeline` -> (images, mean hole PSNR)."""
+def restore_cases(restorer, cases: list[ValidationCase], with_text: bool, box_lpips: bool = False
+                  ) -> tuple[list[np.ndarray], dict[str, float]]:
+    """Restore the hidden holes of ``cases`` through :class:`RestorationPipeline` -> (images, scores).
+
+    Scores: ``hole_psnr`` (mean over cases), and with ``box_lpips`` the mean hole-box LPIPS and the ``balanced``
+    selection score (hole PSNR + hole-box LPIPS in dB, see :attr:`TrainConfig.select_on`).
+    """
     pipeline = RestorationPipeline(restorer, captioner="describer")
     restored = [pipeline.restore(hide_damage(c.clean, c.mask), c.mask, caption=c.caption if with_text else "").image
                 for c in cases]
-    return restored, float(np.mean([psnr(r, c.clean, c.mask) for r, c in zip(restored, cases)]))
+    scores = {"hole_psnr": float(np.mean([psnr(r, c.clean, c.mask) for r, c in zip(restored, cases)]))}
+    if box_lpips:
+        from mural_inpaint.metrics import hole_box_lpips
+
+        scores["box_lpips"] = float(np.mean([hole_box_lpips(r, c.clean, c.mask) for r, c in zip(restored, cases)]))
+        scores["balanced"] = scores["hole_psnr"] - 10.0 * math.log10(max(scores["box_lpips"], 1e-6))
+    return restored, scores
 
 
-def validate(model: MuralXGAN, cases: list[ValidationCase], samples_path: Path | None = None) -> float:
-    """Mean hole PSNR on ``cases`` with expert captions (model left in eval); optionally a sample grid."""
-    restored, score = restore_cases(MuralXGANRestorer(model, "training", None, channels_last=False), cases,
-                                     with_text=True)
+def validate(model: MuralXGAN, cases: list[ValidationCase], samples_path: Path | None = None,
+             box_lpips: bool = True) -> dict[str, float]:
+    """Validation scores on ``cases`` with expert captions (model left in eval); optionally a sample grid with one
+    case of each mask protocol."""
+    restored, scores = restore_cases(MuralXGANRestorer(model, "training", None, channels_last=False), cases,
+                                     with_text=True, box_lpips=box_lpips)
     if samples_path is not None:
-        save_sample_grid(samples_path, cases[:4], restored[:4])
-    return score
+        shown = _one_per_protocol(cases, 4)
+        save_sample_grid(samples_path, [cases[i] for i in shown], [restored[i] for i in shown])
+    return scores
 
 
-def classical_baseline(cases: list[ValidationCase], name: str) -> float:
-    return restore_cases(name, cases, with_text=False)[1]
+def _one_per_protocol(cases: list[ValidationCase], count: int) -> list[int]:
+    """Indices of ``count`` cases taken round-robin over the mask protocols."""
+    by_protocol: dict[str, list[int]] = {}
+    for index, case in enumerate(cases):
+        by_protocol.setdefault(case.protocol, []).append(index)
+    order = [i for group in zip(*by_protocol.values()) for i in group] if by_protocol else []
+    return (order or list(range(len(cases))))[:count]
+
+
+def classical_baseline(cases: list[ValidationCase], name: str) -> dict[str, float]:
+    return restore_cases(name, cases, with_text=False, box_lpips=True)[1]
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
@@ -75,10 +100,28 @@ def learning_rate_factor(step: int, config: TrainConfig) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def extended_model(parent: MuralXGAN, changes: dict) -> MuralXGAN:
+    """``parent`` rebuilt with ``changes`` to its config (e.g. added Fourier blocks), every parent weight loaded.
+
+    Only layers the changes add may be missing from the parent, and they must start as the identity (zero-initialised
+    outputs), so the extended model restores exactly as the parent did before fine-tuning.
+    """
+    from train.config import _merged
+
+    config = MuralXGANConfig.from_dict(_merged(parent.config.to_dict(), changes))
+    model = MuralXGAN(config)
+    unexpected = model.load_state_dict(parent.state_dict(), strict=False).unexpected_keys
+    if unexpected:
+        raise ValueError(f"model_changes remove parent layers ({', '.join(unexpected[:3])}...); only additions "
+                         "are supported when fine-tuning")
+    return model.train()
+
+
 def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metrics: dict) -> None:
     model.config.training = {
         "steps": step,
         **({"init_from": config.init_from} if config.init_from else {}),
+        **({"model_changes": config.model_changes} if config.model_changes else {}),
         **({"ema_decay": config.ema_decay} if config.ema_decay else {}),
         "data": config.data.sources,
         "holdout": config.data.holdout,
@@ -118,6 +161,8 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         from mural_inpaint.models.muralxgan import load_muralxgan
 
         model = load_muralxgan(config.init_from)[0].train()
+        if config.model_changes:
+            model = extended_model(model, config.model_changes)
         config.model = model.config
         model.config.training = {}  # the parent's record stays in its own folder; export names it (init_from)
         accelerator.print(f"fine-tuning {config.init_from}")
@@ -163,18 +208,22 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
     if resume and trainer_file.is_file():
         accelerator.load_state(str(state_dir))
         saved = json.loads(trainer_file.read_text())
-        step, best, elapsed_before = saved["step"], saved["best_val_hole_psnr"], saved["elapsed_s"]
+        step, elapsed_before = saved["step"], saved["elapsed_s"]
+        best = saved.get("best_val_score", saved.get("best_val_hole_psnr", -math.inf))
         for optimizer in (optimizer_g, optimizer_d):  # a resumed run may change the recipe's betas
             for group in optimizer.param_groups:
                 group["betas"] = betas
         accelerator.print(f"resumed from {state_dir} at step {step}")
 
-    cases = validation_cases(config.data.validation, config.data.holdout) if main else []
+    stems = config.data.validation_stems or config.data.holdout
+    cases = validation_cases(config.data.validation, stems, masks=config.data.validation_masks) if main else []
     metrics: dict = {"hardware": f"{accelerator.num_processes} x {accelerator.device.type} "
                                  f"({platform.processor() or platform.machine()}), torch {torch.__version__}"}
     if main and cases:
-        metrics["baseline_hole_psnr"] = {n: classical_baseline(cases, n) for n in ("telea", "biharmonic")}
-        accelerator.print(f"{len(cases)} validation murals; classical hole PSNR {metrics['baseline_hole_psnr']}")
+        metrics["validation"] = {"stems": stems, "masks": config.data.validation_masks, "cases": len(cases)}
+        metrics["baseline"] = {n: {k: round(v, 4) for k, v in classical_baseline(cases, n).items()}
+                               for n in ("telea", "biharmonic")}
+        accelerator.print(f"{len(cases)} validation cases; classical scores {metrics['baseline']}")
     log_file = out / "log.csv"
     writer = board = log_handle = None
     if main and resume and log_file.exists():
@@ -249,14 +298,18 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                 flag = accelerator.reduce(torch.tensor([float(over_time)], device=accelerator.device), "max")
                 stop = step >= config.steps or bool(flag.item())
                 if main and (validate_now or stop) and cases:
-                    row["val_hole_psnr"] = round(validate(shipped, cases, out / "samples" / f"step-{step:06d}.png"), 3)
+                    scores = validate(shipped, cases, out / "samples" / f"step-{step:06d}.png")
+                    row |= {"val_hole_psnr": round(scores["hole_psnr"], 3),
+                            "val_box_lpips": round(scores["box_lpips"], 4),
+                            "val_score": round(scores[config.select_on], 3)}
                     if ema is not None:  # how much the average adds over the weights of this step
-                        row["val_hole_psnr_raw"] = round(validate(trained, cases), 3)
+                        row["val_hole_psnr_raw"] = round(validate(trained, cases, box_lpips=False)["hole_psnr"], 3)
                     trained.train()
-                    metrics["val_hole_psnr"] = row["val_hole_psnr"]
-                    if row["val_hole_psnr"] > best:
-                        best = row["val_hole_psnr"]
-                        metrics["best_val_hole_psnr"], metrics["best_step"] = best, step
+                    metrics |= {k: row[k] for k in ("val_hole_psnr", "val_box_lpips", "val_score")}
+                    if row["val_score"] > best:
+                        best = row["val_score"]
+                        metrics["best_val_score"], metrics["best_step"] = best, step
+                        metrics["select_on"] = config.select_on
                         export(shipped, out / "best", config, step, dict(metrics))
                 if main:
                     writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
@@ -269,7 +322,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
                     accelerator.wait_for_everyone()
                     accelerator.save_state(str(state_dir))
                     if main:
-                        trainer_file.write_text(json.dumps({"step": step, "best_val_hole_psnr": best,
+                        trainer_file.write_text(json.dumps({"step": step, "best_val_score": best,
                                                             "elapsed_s": elapsed}))
                         export(shipped, out / "model", config, step, dict(metrics))
             if stop:

@@ -21,6 +21,8 @@ class GeneratorConfig:
     block per entry at 1/4 resolution (receptive field grows with them); ``film_stages``: where the text modulates
     features (``bottleneck`` after each dilated block, ``decoder`` at both decoder stages).
     ``use_coarse_fill``: the classical fill is an extra input and the network predicts a residual over it.
+    ``spectral_blocks``: residual Fourier blocks at 1/4 resolution after the dilated ones (a receptive field of the
+    whole crop, for sizeable losses); each is followed by FiLM when the bottleneck is text-modulated.
     """
 
     channels: int = 32
@@ -28,6 +30,7 @@ class GeneratorConfig:
     text_dim: int = 384
     film_stages: tuple[str, ...] = ("bottleneck", "decoder")
     use_coarse_fill: bool = True
+    spectral_blocks: int = 0
 
     def __post_init__(self):
         self.dilations = tuple(self.dilations)

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mural_inpaint.models.config import GeneratorConfig
-from mural_inpaint.models.layers import DilatedGatedBlock, FiLM, GatedConv
+from mural_inpaint.models.layers import DilatedGatedBlock, FiLM, GatedConv, SpectralBlock
 
 
 class TextGuidedGenerator(nn.Module):
@@ -18,7 +18,8 @@ class TextGuidedGenerator(nn.Module):
     as starting point when ``config.use_coarse_fill``.  ``H`` and ``W`` must be multiples of 4.
 
     Layout (cost follows the CPU budget: almost all work happens at 1/2 and 1/4 resolution):
-    stem 1/2 -> encoder 1/4 -> dilated gated blocks 1/4 (+FiLM) -> decoder 1/2 (+FiLM) -> full-resolution head.
+    stem 1/2 -> encoder 1/4 -> dilated gated blocks 1/4 (+FiLM) -> Fourier blocks 1/4 (+FiLM) -> decoder 1/2 (+FiLM)
+    -> full-resolution head.
 
     Output: ``[B, 3, H, W]`` in ``[0, 1]``, the network's prediction everywhere (composite outside).  With a coarse
     fill the output head is zero-initialised, so an untrained network returns the classical fill exactly.
@@ -34,6 +35,8 @@ class TextGuidedGenerator(nn.Module):
         self.blocks = nn.ModuleList(DilatedGatedBlock(2 * c, d) for d in config.dilations)
         film = "bottleneck" in config.film_stages
         self.block_film = nn.ModuleList(FiLM(config.text_dim, 2 * c) for _ in config.dilations) if film else None
+        self.spectral = nn.ModuleList(SpectralBlock(2 * c) for _ in range(config.spectral_blocks))
+        self.spectral_film = nn.ModuleList(FiLM(config.text_dim, 2 * c) for _ in self.spectral) if film else None
         self.up = nn.Sequential(GatedConv(2 * c + c, c, 3), GatedConv(c, c, 3))
         self.up_film = FiLM(config.text_dim, c) if "decoder" in config.film_stages else None
         self.head = nn.Sequential(GatedConv(c + in_channels, c // 2, 3), nn.Conv2d(c // 2, 3, 3, padding=1))
@@ -62,6 +65,10 @@ class TextGuidedGenerator(nn.Module):
             x = block(x)
             if self.block_film is not None:
                 x = self.block_film[index](x, text)
+        for index, block in enumerate(self.spectral):
+            x = block(x)
+            if self.spectral_film is not None:
+                x = self.spectral_film[index](x, text)
         x = self.up(torch.cat([F.interpolate(x, size=half.shape[-2:], mode="nearest"), half], dim=1))
         if self.up_film is not None:
             x = self.up_film(x, text)
