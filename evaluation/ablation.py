@@ -11,7 +11,9 @@ One restorer (muralxgan), the same cases, one run per mode:
 - ``none``: an empty caption, so the pipeline passes no text embedding;
 - ``colour-net off``: expert captions, colour-correction net switched off.
 
-Writes ``ablation.md`` / ``ablation.json`` (mean hole PSNR and hole CIEDE2000 per mode) and ``per_image.csv``.
+Writes ``ablation.md`` / ``ablation.json`` (mean hole PSNR and hole CIEDE2000 per mode, and each mode against
+``expert`` crop by crop: mean difference ± standard error and wins, :func:`evaluation.benchmark.paired`) and
+``per_image.csv``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from evaluation.benchmark import (
     evaluate,
     expert_captions,
     fmt,
+    paired,
+    paired_cell,
     run_cli,
     write_csv,
 )
@@ -91,6 +95,8 @@ def ablation(args: argparse.Namespace) -> int:
     report = {
         "ablation": "text", **data_record(args, cases), "restorer": restorer.provenance(), "modes": MODES,
         "results": {mode: results[mode]["overall"] for mode in MODES},
+        "paired_vs_expert": {mode: {c: paired(rows, c, mode, "expert") for c in REPORTED} for mode in MODES
+                             if mode != "expert"},
         "timings": {"modes_s": seconds, "total_s": round(time.perf_counter() - started, 3)},
         "environment": env,
     }
@@ -104,8 +110,9 @@ def ablation(args: argparse.Namespace) -> int:
 
 
 def ablation_markdown(report: dict) -> str:
-    results, expert = report["results"], report["results"]["expert"]
-    head = ["mode", "captions", "n", *(LABELS[c] for c in REPORTED), *(f"Δ {LABELS[c]} vs expert" for c in REPORTED)]
+    results = report["results"]
+    head = ["mode", "captions", "n", *(LABELS[c] for c in REPORTED),
+            *(f"Δ {LABELS[c]} vs expert per crop, wins" for c in REPORTED)]
     lines = [
         "# Text ablation (MuralXGAN)", "",
         f"- checkpoint: `{report['restorer'].get('checkpoint')}` revision `{report['restorer'].get('revision')}`; "
@@ -115,13 +122,13 @@ def ablation_markdown(report: dict) -> str:
         f"whole run {report['timings']['total_s']:.1f} s", "",
         "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
     ]
+    versus = report.get("paired_vs_expert", {})
     for mode, values in results.items():
-        deltas = [values[c] - expert[c] if values[c] is not None and expert[c] is not None else None
-                  for c in REPORTED]
-        cells = [mode, MODES[mode], str(values["n"]), *(fmt(values[c]) for c in REPORTED),
-                 *(fmt(d, signed=True) for d in deltas)]
+        deltas = [paired_cell(versus[mode][c], c) if mode in versus else "" for c in REPORTED]
+        cells = [mode, MODES[mode], str(values["n"]), *(fmt(values[c]) for c in REPORTED), *deltas]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Higher hole PSNR and lower hole ΔE00 (CIEDE2000) are better.", ""]
+    lines += ["", "Higher hole PSNR and lower hole ΔE00 (CIEDE2000) are better. Δ: mean per-crop difference (mode - "
+              "expert) ± standard error, then the crops where the mode is better, of n.", ""]
     return "\n".join(lines)
 
 

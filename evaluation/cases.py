@@ -7,9 +7,13 @@ Data layouts (``data``):
   damage; ``<stem>_mask`` / ``<stem>_label`` label names are accepted too);
 - a Hugging Face ``datasets`` folder written by ``save_to_disk`` or a Hub dataset id, with image and mask columns.
 
-Mask protocols (``masks``): ``"own"`` uses each case's own mask; ``"bank:DIR"`` replaces it with a random crop of a
-real traced damage mask from :meth:`mural_inpaint.masks.MaskBank.from_folder`, drawn with a generator seeded by
-``(seed, case index)`` so a case's mask does not depend on which other cases are loaded (``limit``, ``holdout``).
+Mask protocols (``masks``): ``"own"`` uses each case's own mask; ``"large"`` replaces it with one contiguous
+sizeable loss, :func:`mural_inpaint.masks.synthesize_damage` with the ``large`` preset (a box of 64-100 px on a
+256 px crop plus an overlapping ragged blob, 8-20 % of the crop: losses where the surroundings no longer say what was
+there); ``"bank:DIR"`` replaces it with a random crop of a real traced damage mask from
+:meth:`mural_inpaint.masks.MaskBank.from_folder`. ``large`` and ``bank`` draw each mask with a generator seeded by
+``(seed, case index in the full listing)``, so a case's mask does not depend on which other cases are loaded
+(``limit``, ``holdout``).
 The damaged image has every hole pixel set to mid-grey, so no restorer can see what was lost.
 """
 
@@ -167,8 +171,8 @@ def load_cases(data: str | os.PathLike, masks: str = "own", seed: int = 0, limit
                mask_column: str = "mask", name_column: str | None = "name") -> list[Case]:
     """Benchmark cases from ``data`` (see the module docstring), sorted by name for folders, in dataset order else.
 
-    ``masks``: ``"own"`` or ``"bank:DIR"``.  ``holdout``: a text file of case stems to keep (validation crops kept
-    out of training).  ``limit``: the first N cases after the holdout filter.
+    ``masks``: ``"own"``, ``"large"`` or ``"bank:DIR"``.  ``holdout``: a text file of case stems to keep (validation
+    or benchmark crops kept out of training).  ``limit``: the first N cases after the holdout filter.
     """
     own = masks == "own"
     if not own and masks != "large" and not masks.startswith("bank:"):

@@ -25,18 +25,30 @@ def _font(size: int):
 
 
 def make_grid(rows: list[list[np.ndarray]], labels: list[str], row_labels: list[str] | None = None,
-              cell: int = GRID_CELL):
-    """A PIL image: ``rows`` of equally many uint8 images, each fitted into a ``cell`` square, labelled columns."""
+              cell: int = GRID_CELL, cell_labels: list[list[str | None]] | None = None, title: str | None = None):
+    """A PIL image: ``rows`` of equally many uint8 images, each fitted into a ``cell`` square, labelled columns.
+
+    ``row_labels`` are written at the bottom left of each row's first cell, ``cell_labels[r][c]`` (None: nothing) at
+    the bottom of that cell, ``title`` in a line above the column labels.
+    """
     from PIL import Image, ImageDraw
 
-    header, gap = 24, 4
+    header, gap = 24 + (22 if title else 0), 4
     width = len(labels) * (cell + gap) + gap
     sheet = Image.new("RGB", (width, header + len(rows) * (cell + gap) + gap), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = _font(14)
+    font, small = _font(14), _font(12)
+    if title:
+        draw.text((gap + 2, 11), title, fill=(60, 60, 60), font=small, anchor="lm")
     for column, label in enumerate(labels):
-        draw.text((gap + column * (cell + gap) + cell // 2, header // 2), label, fill=(0, 0, 0), font=font,
+        draw.text((gap + column * (cell + gap) + cell // 2, header - 12), label, fill=(0, 0, 0), font=font,
                   anchor="mm")
+
+    def tag(x: int, y: int, text: str, anchor: str) -> None:
+        box = draw.textbbox((x, y), text, font=small, anchor=anchor)
+        draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(0, 0, 0))
+        draw.text((x, y), text, fill=(255, 255, 255), font=small, anchor=anchor)
+
     for r, images in enumerate(rows):
         top = header + r * (cell + gap)
         for column, image in enumerate(images):
@@ -46,10 +58,11 @@ def make_grid(rows: list[list[np.ndarray]], labels: list[str], row_labels: list[
             tile = tile.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
             left = gap + column * (cell + gap)
             sheet.paste(tile, (left + (cell - size[0]) // 2, top + (cell - size[1]) // 2))
+            text = cell_labels[r][column] if cell_labels and column < len(cell_labels[r]) else None
+            if text:
+                tag(left + cell // 2, top + cell - 4, text, "mb")
         if row_labels:
-            box = draw.textbbox((gap + 3, top + cell - 3), row_labels[r], font=_font(12), anchor="lb")
-            draw.rectangle(box, fill=(0, 0, 0))
-            draw.text((gap + 3, top + cell - 3), row_labels[r], fill=(255, 255, 255), font=_font(12), anchor="lb")
+            tag(gap + 4, top + cell - 4, row_labels[r], "lb")
     return sheet
 
 

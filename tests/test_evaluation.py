@@ -10,12 +10,13 @@ import pytest
 from PIL import Image
 
 from evaluation import ablation, benchmark
-from evaluation.benchmark import COLUMNS, METRICS, aggregate, bucket_of
-from evaluation.cases import load_cases
+from evaluation.benchmark import COLUMNS, METRICS, aggregate, bucket_of, comparisons, paired, score
+from evaluation.cases import Case, load_cases
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import HOLE_GREY, save_png
 from mural_inpaint.masks import synthesize_damage
 from mural_inpaint.metrics import MetricValue
+from mural_inpaint.restorers import RESTORERS
 from mural_inpaint.visuals import GRID_CELL
 from tests.conftest import synthetic_mural
 
@@ -61,6 +62,15 @@ def bank(tmp_path):
     save_png(synthesize_damage(90, 120, "mixed", rng), folder / "one.png")
     save_png(synthesize_damage(140, 100, "flake", rng), folder / "sub" / "two.png")
     return folder
+
+
+@pytest.fixture
+def murals(tmp_path):
+    """A gt/ folder of five 64 px murals without masks of their own (for the large-loss protocol)."""
+    root = tmp_path / "murals"
+    for index in range(5):
+        save_png(synthetic_mural(64, 64, seed=index), root / "gt" / f"m{index}.png")
+    return root
 
 
 def read_csv(path) -> list[dict]:
@@ -158,6 +168,30 @@ def test_bank_masks_are_deterministic_and_independent_of_the_other_cases(data, b
     assert len(load_cases(data, masks=f"bank:{bank}")) == 3
 
 
+def test_large_protocol_is_one_sizeable_loss_reproducible_and_independent_of_the_subset(murals, tmp_path):
+    from scipy import ndimage
+
+    cases = load_cases(murals, masks="large", seed=0)
+    assert [case.name for case in cases] == [f"m{i}" for i in range(5)]
+    for index, case in enumerate(cases):
+        assert np.array_equal(case.mask, synthesize_damage(64, 64, "large", np.random.default_rng([0, index])))
+        assert 8.0 <= case.hole_percent <= 20.0
+        assert ndimage.label(case.mask)[1] == 1  # one contiguous loss
+        assert (case.image[case.mask] == HOLE_GREY).all()
+    assert len({case.mask.tobytes() for case in cases}) == 5  # a mask of its own per case
+    again = load_cases(murals, masks="large", seed=0)
+    assert all(np.array_equal(x.mask, y.mask) for x, y in zip(cases, again, strict=True))
+    limited = load_cases(murals, masks="large", seed=0, limit=2)
+    assert all(np.array_equal(x.mask, y.mask) for x, y in zip(limited, cases[:2], strict=True))
+    holdout = tmp_path / "stems.txt"
+    holdout.write_text("m3\nm1\n")
+    subset = load_cases(murals, masks="large", seed=0, holdout=holdout)
+    assert [case.name for case in subset] == ["m1", "m3"]
+    assert np.array_equal(subset[0].mask, cases[1].mask) and np.array_equal(subset[1].mask, cases[3].mask)
+    other_seed = load_cases(murals, masks="large", seed=1)
+    assert all(not np.array_equal(x.mask, y.mask) for x, y in zip(cases, other_seed, strict=True))
+
+
 # --- aggregation ----------------------------------------------------------------------------------------------------
 
 
@@ -183,6 +217,79 @@ def test_aggregate_reference_values():
     assert buckets["20-40%"] == {"n": 1, "hole_psnr": pytest.approx(15.0), "lpips": pytest.approx(0.4)}
     assert result["y"]["overall"] == {"n": 1, "hole_psnr": pytest.approx(10.0), "lpips": None}
     assert result["y"]["buckets"][">40%"]["n"] == 1
+
+
+def test_box_lpips_is_zero_for_a_perfect_restoration_and_hole_metrics_skip_empty_holes():
+    reference = synthetic_mural(128, 128, seed=1)
+    mask = np.pad(hole_mask("b"), ((0, 80), (0, 80)))  # a 16 px hole: its box is 64 px of the 128 px image
+    case = Case("x", reference.copy(), mask, reference)
+    perfect = score(reference, case, "", clip=None)
+    assert perfect["box_lpips"] == pytest.approx(0.0, abs=1e-6) and perfect["lpips"] == pytest.approx(0.0, abs=1e-6)
+    blurred = reference.copy()
+    blurred[mask] = reference[mask].mean(axis=0).astype(np.uint8)  # a flat fill
+    flat = score(blurred, case, "", clip=None)
+    assert flat["box_lpips"] > 0.01 and flat["box_lpips"] > 2 * flat["lpips"], flat  # the box is not diluted
+    assert score(blurred, case, "", lpips=False)["box_lpips"] is None
+    empty = score(reference, Case("e", reference, np.zeros((128, 128), bool), reference), "", lpips=False)
+    assert all(empty[m] is None for m in ("hole_psnr", "hole_ssim", "hole_ciede2000", "box_lpips"))
+    assert empty["psnr"] == 100.0
+    rows = [{"restorer": "r", "hole_percent": 0.0, **empty},
+            {"restorer": "r", "hole_percent": 10.0, **score(blurred, case, "", lpips=False)}]
+    means = aggregate(rows)["r"]["overall"]  # the empty hole is left out of the hole means, not counted as perfect
+    assert means["hole_psnr"] == pytest.approx(rows[1]["hole_psnr"]) and means["box_lpips"] is None
+
+
+def hand_rows() -> list[dict]:
+    """Per-crop scores of three restorers on four crops, made by hand."""
+    table = {  # restorer: [(hole_psnr, hole_ciede2000, box_lpips) per crop c0..c3]
+        "telea": [(20.0, 8.0, 0.30), (18.0, 9.0, 0.40), (22.0, 6.0, 0.20), (19.0, 7.0, 0.30)],
+        "biharmonic": [(21.0, 7.5, 0.32), (18.5, 9.5, 0.38), (22.5, 6.5, 0.22), (19.0, 7.0, 0.28)],
+        "gan": [(23.0, 7.0, 0.20), (19.0, 8.0, 0.30), (22.0, 7.0, 0.25), (21.0, 6.0, None)],
+    }
+    return [{"case": f"c{i}", "restorer": name, "hole_percent": 10.0, "hole_psnr": p, "hole_ciede2000": e,
+             "box_lpips": b} for name, values in table.items() for i, (p, e, b) in enumerate(values)]
+
+
+def test_paired_statistics_equal_hand_computed_values():
+    rows = hand_rows()
+    # gan - biharmonic, hole PSNR: +2.0, +0.5, -0.5, +2.0 -> mean 1.0, sample std sqrt(1.5), SE sqrt(1.5) / 2
+    stats = paired(rows, "hole_psnr", "gan", "biharmonic")
+    assert stats["n"] == 4 and stats["mean_diff"] == pytest.approx(1.0)
+    assert stats["se"] == pytest.approx(np.sqrt(1.5) / 2)
+    assert (stats["wins"], stats["ties"], stats["losses"]) == (3, 0, 1)
+    assert stats["mean"] == pytest.approx(21.25) and stats["other_mean"] == pytest.approx(20.25)
+    # ΔE00, lower is better: -0.5, -1.5, +0.5, -1.0 -> mean -0.625, sample var 0.72917, 3 wins
+    stats = paired(rows, "hole_ciede2000", "gan", "biharmonic")
+    assert stats["mean_diff"] == pytest.approx(-0.625)
+    assert stats["se"] == pytest.approx(np.sqrt(np.var([-0.5, -1.5, 0.5, -1.0], ddof=1) / 4))
+    assert stats["wins"] == 3
+    # box LPIPS: gan has no value on c3, so 3 crops: -0.12, -0.08, +0.03; ratio of means 0.25 / 0.30667
+    stats = paired(rows, "box_lpips", "gan", "biharmonic")
+    assert stats["n"] == 3 and stats["mean_diff"] == pytest.approx(-0.17 / 3)
+    assert stats["se"] == pytest.approx(np.std([-0.12, -0.08, 0.03], ddof=1) / np.sqrt(3))
+    assert stats["wins"] == 2 and stats["ratio_of_means"] == pytest.approx(0.25 / (0.92 / 3))
+    # equal values are ties, not wins; a single crop has no standard error
+    stats = paired(rows, "hole_psnr", "biharmonic", "telea")
+    assert (stats["wins"], stats["ties"], stats["losses"]) == (3, 1, 0) and stats["mean_diff"] == pytest.approx(0.5)
+    assert paired(rows[:1] + rows[4:5], "hole_psnr", "biharmonic", "telea")["se"] is None
+
+    compared = comparisons(rows)
+    # best classical per metric: biharmonic on hole PSNR (20.25 vs 19.75), telea on ΔE00 (7.5 vs 7.625) and on
+    # box LPIPS (0.30 vs 0.30: equal means, the first listed wins the tie); gan is not classical
+    assert compared["best_classical"] == {"hole_psnr": "biharmonic", "hole_ciede2000": "telea", "box_lpips": "telea"}
+    assert compared["classical"] == ["telea", "biharmonic"]
+    assert compared["vs_best_classical"]["gan"]["hole_psnr"] == {"against": "biharmonic",
+                                                               **paired(rows, "hole_psnr", "gan", "biharmonic")}
+    assert "hole_psnr" not in compared["vs_best_classical"]["biharmonic"]  # not compared with itself
+    assert compared["vs_best_classical"]["biharmonic"]["hole_ciede2000"]["against"] == "telea"
+    assert set(compared["pairs"]["gan"]) == {"telea", "biharmonic"} and set(compared["pairs"]) == {
+        "telea", "biharmonic", "gan"}
+    assert compared["pairs"]["telea"]["gan"]["hole_psnr"]["mean_diff"] == pytest.approx(-1.5)
+
+
+def test_fsr_is_a_listed_restorer():
+    assert {"telea", "navier-stokes", "biharmonic", "fsr"} <= set(RESTORERS.names())
+    assert set(benchmark.CLASSICAL) == {"telea", "navier-stokes", "biharmonic", "fsr"}
 
 
 # --- the benchmark command ------------------------------------------------------------------------------------------
@@ -217,8 +324,12 @@ def test_benchmark_writes_everything_and_reruns_identically(data, tmp_path):
     markdown = (out / "summary.md").read_text()
     assert "| biharmonic | 20-40% | 1 |" in markdown and "seed 5" in markdown
 
-    with Image.open(out / "grid.png") as grid:  # 3 rows; input, 2 restorers, ground truth
-        assert grid.size == (4 * (GRID_CELL + 4) + 4, 24 + 3 * (GRID_CELL + 4) + 4)
+    # LPIPS switched off (--no-lpips): no empty hole-box LPIPS column, in the means or the paired tables
+    assert "| hole-box LPIPS" not in markdown and "Δ hole-box LPIPS" not in markdown
+    assert summary["stems"] == {"list": None, "role": "all", "note": "every case of the data (no --holdout list)"}
+    assert "crops: all cases (no stems list)" in markdown
+    with Image.open(out / "grid.png") as grid:  # 3 rows; input, 2 restorers, ground truth; a title line
+        assert grid.size == (4 * (GRID_CELL + 4) + 4, 46 + 3 * (GRID_CELL + 4) + 4)
 
     assert benchmark.main([*argv, "--out", str(tmp_path / "again")]) == 0
     rerun = read_csv(tmp_path / "again" / "per_image.csv")
@@ -250,6 +361,48 @@ def test_benchmark_with_lpips_auto_captions_and_clip_unavailable(data, tmp_path,
     assert summary["results"]["navier-stokes"]["overall"]["lpips"] > 0
     assert summary["results"]["navier-stokes"]["overall"]["clip_score"] is None
     assert "unavailable: no CLIP weights here" in (out / "summary.md").read_text()
+
+
+def test_benchmark_large_protocol_with_fsr_box_lpips_and_paired_tables(murals, tmp_path):
+    holdout = tmp_path / "validation-murals.txt"
+    holdout.write_text("# crops that choices are made on\nm0\nm2\nm3\nm4\n")
+    out = tmp_path / "bench"
+    assert benchmark.main(["--data", str(murals), "--masks", "large", "--holdout", str(holdout), "--limit", "3",
+                           "--restorers", "telea,fsr", "--no-clip", "--caption", "auto", "--out", str(out)]) == 0
+    rows = read_csv(out / "per_image.csv")
+    assert [(row["case"], row["restorer"]) for row in rows] == [
+        (case, restorer) for restorer in ("telea", "fsr") for case in ("m0", "m2", "m3")]
+    assert all(0 < float(row["box_lpips"]) < 1 for row in rows)
+    assert all(float(row["lpips"]) <= float(row["box_lpips"]) + 1e-6 for row in rows)  # the box is >= the hole
+    assert all(8 <= float(row["hole_percent"]) <= 20 for row in rows)
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["masks"] == "large" and summary["restorers"]["fsr"] == {"restorer": "fsr", "variant": "fast"}
+    assert summary["stems"]["role"] == "validation" and summary["stems"]["stems"] == ["m0", "m2", "m3", "m4"]
+    assert summary["stems"]["note"] == "crops that choices are made on" and summary["stems"]["list"] == str(holdout)
+    for restorer in ("telea", "fsr"):
+        mine = [float(row["box_lpips"]) for row in rows if row["restorer"] == restorer]
+        assert summary["results"][restorer]["overall"]["box_lpips"] == pytest.approx(np.mean(mine), abs=1e-5)
+    compared = summary["paired"]
+    assert set(compared["best_classical"]) == {"hole_psnr", "hole_ciede2000", "box_lpips"}
+    assert set(compared["best_classical"].values()) <= {"telea", "fsr"}
+    psnr = {r: [float(row["hole_psnr"]) for row in rows if row["restorer"] == r] for r in ("telea", "fsr")}
+    diffs = np.subtract(psnr["fsr"], psnr["telea"])
+    stats = compared["pairs"]["fsr"]["telea"]["hole_psnr"]
+    assert stats["n"] == 3 and stats["mean_diff"] == pytest.approx(diffs.mean(), abs=1e-5)
+    assert stats["se"] == pytest.approx(diffs.std(ddof=1) / np.sqrt(3), abs=1e-5)
+    assert stats["wins"] == int((diffs > 0).sum())
+
+    markdown = (out / "summary.md").read_text()
+    assert ("| restorer | n | PSNR (dB) | SSIM | hole PSNR (dB) | hole SSIM | hole ΔE00 | hole-box LPIPS | LPIPS |"
+            in markdown)
+    assert "## Paired per crop" in markdown and "### Against the best classical method per metric" in markdown
+    assert f"hole PSNR (dB) vs {compared['best_classical']['hole_psnr']}" in markdown
+    assert "| fsr | telea | 3 |" in markdown and "| telea | fsr | 3 |" in markdown
+    assert f", {stats['wins']}/3" in markdown
+    assert "crops: validation stems" in markdown and "masks: `large`" in markdown
+    with Image.open(out / "grid.png") as grid:  # 3 rows; damaged, telea, fsr, reference
+        assert grid.size == (4 * (GRID_CELL + 4) + 4, 46 + 3 * (GRID_CELL + 4) + 4)
 
 
 def test_benchmark_errors_are_one_line_and_exit_code_2(data, tmp_path, capsys):
