@@ -137,7 +137,9 @@ def large_loss_mask(height: int, width: int, rng: np.random.Generator) -> np.nda
     y1, x1 = min(cy + size, height), min(cx + size, width)
     if y1 > y0 and x1 > x0:
         mask[y0:y1, x0:x1] |= blob[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
-    return mask
+    # a ragged blob can leave a speck apart from the box: keep only the piece the box belongs to
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
+    return labels == labels[y, x]
 
 
 GENERATORS: dict[str, MaskGenerator] = {
