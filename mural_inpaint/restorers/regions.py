@@ -1,14 +1,22 @@
 """High-resolution strategy: the cost follows the damage, not the image size.
 
 1. Each damaged region gets a context box (its bounding box plus a margin; for learned restorers grown to the
-   working size, since context is free up to there); overlapping boxes are merged until none overlap.
+   working size, since context is free up to there); overlapping boxes are merged until none overlap, so every
+   region lies wholly inside one box and no box edge cuts through a hole.
 2. Each box is restored separately.  For a learned restorer with a working size, a box whose damage is too thick to
    see across at native resolution is downscaled (resize fallback) so the thickest damage spans at most half the
-   working size; a box still larger than the working size is then processed in overlapping tiles, each tile treating
-   what earlier tiles filled as known paint, so thin cracks across a whole wall are restored at full resolution.
+   working size; a box still larger than the working size is then processed in overlapping tiles, so thin cracks
+   across a whole wall are restored at full resolution.
    Tiles are the working size or the restorer's larger ``tile_side``, whichever touches fewer pixels: dense damage
    is cheaper in large tiles (less overlap), sparse damage in small ones (tiles without damage are skipped).
 3. Results are pasted back under the mask only: known pixels stay byte-identical.
+
+Why tiles are cross-faded: tiles of a network disagree, and a tile's fill is worst at its inner edges, where the
+window cuts through a hole and hides the context beyond.  Pasting each tile over the last left a straight seam
+through large losses (issue 13).  Each tile still sees what earlier tiles filled beside it as known paint
+(consistency: it continues their content), but where tiles overlap their fills are cross-faded with smooth weights
+that fall to zero towards each tile's inner edges, so no straight line appears inside a fill.  Tiles are kept only
+where they own damage, so blending costs no extra tiles.
 """
 
 from __future__ import annotations
@@ -95,39 +103,92 @@ def _tile_starts(length: int, tile: int, step: int) -> list[int]:
     return [*starts, length - tile]
 
 
-def _windows(mask: np.ndarray, tile: int) -> list[tuple[slice, slice]]:
-    """The ``tile`` x ``tile`` windows (overlapping by a quarter) that still hold damage when their turn comes."""
-    remaining = mask.copy()
+def _rise(width: int) -> np.ndarray:
+    """Raised cosine from 0 to 1 over ``width`` pixels, sampled at pixel centres (never exactly 0 or 1)."""
+    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(width) + 0.5) / width)).astype(np.float32)
+
+
+def _axis_weights(starts: list[int], tile: int, length: int) -> list[np.ndarray]:
+    """One weight per pixel of each tile's span along one axis; the weights of all tiles sum to 1 everywhere.
+
+    Consecutive tiles cross over by a raised cosine in the last pixels of the earlier tile (half the usual overlap);
+    before the cross-over the later tile's weight is 0: there it takes the earlier tiles' fill as known paint.
+    """
+    ends = [min(start + tile, length) for start in starts]
+    ramp = max(1, (tile - max(1, tile * 3 // 4)) // 2)
+    bands, previous_end = [], 0
+    for index in range(len(starts) - 1):  # the cross-over between tile index and index + 1, disjoint from the last
+        width = max(0, min(ramp, ends[index] - starts[index + 1], ends[index] - previous_end))
+        bands.append((ends[index] - width, ends[index]))
+        previous_end = ends[index]
+    weights = []
+    for index, (start, end) in enumerate(zip(starts, ends)):
+        weight = np.ones(end - start, np.float32)
+        if index > 0:
+            begin, stop = bands[index - 1]
+            weight[:begin - start] = 0.0
+            weight[begin - start:stop - start] = _rise(stop - begin)
+        if index < len(starts) - 1:
+            begin, stop = bands[index]
+            weight[begin - start:stop - start] = 1.0 - _rise(stop - begin)
+        weights.append(weight)
+    return weights
+
+
+Window = tuple[tuple[slice, slice], np.ndarray]  # (rows, columns), float32 weights [h, w]
+
+
+def _windows(mask: np.ndarray, tile: int) -> list[Window]:
+    """The ``tile`` x ``tile`` windows (overlapping by a quarter) that own damage, with their weights.
+
+    A window owns the pixels where its weight is at least a half on both axes (the owned cells tile the crop); one
+    without damage of its own is skipped.  The owner of a damaged pixel is always kept, so the weights of the windows
+    kept sum to at least a quarter there and their weighted mean stays continuous.
+    """
     step = max(1, tile * 3 // 4)
+    height, width = mask.shape
+    row_starts, column_starts = _tile_starts(height, tile, step), _tile_starts(width, tile, step)
+    row_weights = _axis_weights(row_starts, tile, height)
+    column_weights = _axis_weights(column_starts, tile, width)
     windows = []
-    for top in _tile_starts(mask.shape[0], tile, step):
-        for left in _tile_starts(mask.shape[1], tile, step):
-            window = slice(top, top + tile), slice(left, left + tile)
-            if remaining[window].any():
-                windows.append(window)
-                remaining[window] = False
+    for top, row_weight in zip(row_starts, row_weights):
+        rows = top + np.flatnonzero(row_weight >= 0.5)
+        for left, column_weight in zip(column_starts, column_weights):
+            columns = left + np.flatnonzero(column_weight >= 0.5)
+            if mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1].any():
+                window = slice(top, top + len(row_weight)), slice(left, left + len(column_weight))
+                windows.append((window, np.outer(row_weight, column_weight)))
     return windows
 
 
-def _cheapest_windows(mask: np.ndarray, tiles: tuple[int, ...]) -> list[tuple[slice, slice]]:
+def _cheapest_windows(mask: np.ndarray, tiles: tuple[int, ...]) -> list[Window]:
     """Windows of whichever tile size touches the fewest pixels (larger tiles win ties: more context).
 
     Dense damage is cheaper in large windows (less overlap); sparse damage in small ones (empty windows are skipped).
     """
     plans = [_windows(mask, tile) for tile in sorted(set(tiles), reverse=True)]
-    cost = [sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in plan) for plan in plans]
+    cost = [sum(weight.size for _, weight in plan) for plan in plans]
     return plans[int(np.argmin(cost))]
 
 
 def _restore_tiled(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text, tiles: tuple[int, ...]
                    ) -> np.ndarray:
-    """Restore ``image`` at its size in overlapping windows, each treating what earlier ones filled as known."""
-    work, remaining = image.copy(), mask.copy()
-    for window in _cheapest_windows(mask, tiles):
-        hole = remaining[window]
+    """Restore ``image`` at its size in overlapping windows whose fills are cross-faded where they overlap.
+
+    A window restores the damage where its weight is positive (and any not filled yet) and takes the rest, which
+    earlier windows filled, as known paint; each damaged pixel ends as the weighted mean of the windows that have
+    weight there.
+    """
+    work = image.copy()
+    total = np.zeros(image.shape, np.float32)
+    weights = np.zeros(mask.shape, np.float32)  # 0: not filled yet
+    for window, weight in _cheapest_windows(mask, tiles):
+        hole = mask[window] & ((weight > 0) | (weights[window] == 0))
         filled = restorer.restore_crop(work[window], hole, text)
-        work[window][hole] = filled[hole]
-        remaining[window] = False
+        mine = hole & (weight > 0)
+        total[window][mine] += weight[mine][:, None] * filled[mine]
+        weights[window][mine] += weight[mine]
+        work[window][mine] = np.rint(total[window][mine] / weights[window][mine][:, None]).astype(np.uint8)
     return work
 
 
