@@ -440,6 +440,10 @@ def cases_from_args(args: argparse.Namespace) -> list[Case]:
 
 def build_pipeline(name: str, checkpoint: str | None = None, revision: str | None = None,
                    captioner="auto") -> RestorationPipeline:
+    """``name`` is a registry name, or ``muralxgan@CHECKPOINT`` for a second checkpoint beside ``--checkpoint``
+    (candidates and today's default side by side, paired per crop)."""
+    name, _, own_checkpoint = name.partition("@")
+    checkpoint = own_checkpoint or checkpoint
     options = {"checkpoint": checkpoint, "revision": revision} if name == "muralxgan" and checkpoint else {}
     return RestorationPipeline(name, restorer_options=options, captioner=captioner)
 
@@ -457,7 +461,8 @@ def run_cli(main: Callable[[argparse.Namespace], int], parser: argparse.Argument
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evaluation.benchmark", description=__doc__.split("\n")[0])
     add_data_arguments(parser)
-    parser.add_argument("--restorers", default="telea,navier-stokes,biharmonic", help="comma-separated names")
+    parser.add_argument("--restorers", default="telea,navier-stokes,biharmonic",
+                        help="comma-separated names; muralxgan@CHECKPOINT adds another MuralXGAN checkpoint")
     parser.add_argument("--checkpoint", default=None, help="MuralXGAN checkpoint folder or Hub id")
     parser.add_argument("--caption", choices=("expert", "auto"), default="expert",
                         help="expert: describer with the clean reference; auto: the pipeline's captioner")
@@ -475,6 +480,8 @@ def benchmark(args: argparse.Namespace) -> int:
     names = [name.strip() for name in args.restorers.split(",") if name.strip()]
     if not names:
         raise InputError("--restorers names no restorer.")
+    if any("@" in name and not name.startswith("muralxgan@") for name in names):
+        raise InputError("Only the muralxgan restorer takes a checkpoint (muralxgan@FOLDER_OR_HUB_ID).")
     if args.checkpoint and "muralxgan" not in names:
         raise InputError("--checkpoint is for the muralxgan restorer; add it to --restorers.")
     cases = cases_from_args(args)
