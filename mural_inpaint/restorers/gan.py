@@ -1,12 +1,14 @@
 """The MuralXGAN restorer: text-guided generator + colour-correction net from a checkpoint.
 
 The checkpoint is a local folder or a Hub repo id (+ revision); see :func:`mural_inpaint.models.load_muralxgan`.
-Default: ``MURALXGAN_CHECKPOINT`` / ``MURALXGAN_CHECKPOINT_REVISION``, else the folder shipped in ``checkpoints/``.
+Default: ``MURALXGAN_CHECKPOINT`` / ``MURALXGAN_CHECKPOINT_REVISION``, else the folder shipped inside the package
+(``mural_inpaint/checkpoints/muralxgan-default``, package data).
 """
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,8 @@ from mural_inpaint.errors import ModelUnavailableError
 from mural_inpaint.imaging import image_to_tensor, mask_to_tensor, tensor_to_image
 from mural_inpaint.restorers.base import RESTORERS, Restorer
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "muralxgan-default"
+# package data: travels in the wheel, found from the installed package wherever the command runs
+SHIPPED_CHECKPOINT = Path(str(files("mural_inpaint") / "checkpoints" / "muralxgan-default"))
 
 
 def default_checkpoint() -> tuple[str | None, str | None]:
