@@ -1,5 +1,10 @@
 """Exports from the store: reviewed captions (JSONL and a ``datasets`` dataset the training package reads) and
-votes (CSV and JSONL)."""
+votes and skips (CSV and JSONL).
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return, as in a vote comment ``=HYPERLINK(...)``) are written with a leading apostrophe; JSONL keeps the
+text exactly.
+"""
 
 from __future__ import annotations
 
@@ -61,18 +66,44 @@ def export_captions_dataset(store: Store, folder: str | os.PathLike, push_to_hub
     return dataset
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+VOTE_FIELDS = ["id", "pair_id", "rater", "item_id", "left_system", "right_system", "outcome", "left_score",
+               "right_score", "comment", "created_at"]
+SKIP_FIELDS = ["id", "pair_id", "rater", "item_id", "reason", "detail", "created_at"]
+
+
+def csv_safe(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with an apostrophe; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows({k: csv_safe(row[k]) for k in fields} for row in rows)
+    return path
+
+
+def write_jsonl(path: Path, fields: list[str], rows: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
+    return path
+
+
 def export_votes(store: Store, folder: str | os.PathLike) -> tuple[Path, Path]:
     """All votes, with the systems revealed, as ``votes.csv`` and ``votes.jsonl`` (for admins)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     votes = store.votes()
-    fields = ["id", "pair_id", "rater", "item_id", "left_system", "right_system", "outcome", "left_score",
-              "right_score", "comment", "created_at"]
-    with (folder / "votes.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fields)
-        writer.writeheader()
-        writer.writerows({k: vote[k] for k in fields} for vote in votes)
-    with (folder / "votes.jsonl").open("w", encoding="utf-8") as handle:
-        for vote in votes:
-            handle.write(json.dumps({k: vote[k] for k in fields}, ensure_ascii=False) + "\n")
-    return folder / "votes.csv", folder / "votes.jsonl"
+    return write_csv(folder / "votes.csv", VOTE_FIELDS, votes), write_jsonl(folder / "votes.jsonl", VOTE_FIELDS, votes)
+
+
+def export_skips(store: Store, folder: str | os.PathLike) -> Path:
+    """Every skipped pair (who, which mural, the reason) as ``skips.csv`` (for admins)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_csv(folder / "skips.csv", SKIP_FIELDS, store.skips())

@@ -4,6 +4,9 @@ blind-rating pairs, votes and raters.
 Rules the schema enforces:
 - review decisions are append-only rows: nothing earlier is ever overwritten;
 - a vote is accepted only for a pair the server issued to that rater, and only once (atomic claim of the pair);
+- a rater has at most one open pair: until it is answered (a vote, or a skip with a reason, capped per rater) every
+  request for a pair gets that same pair back, so nobody can cycle through pairs to pick the ones they like;
+- logins are server-side session records: logout and expiry end them, whatever copies of the cookie exist;
 - WAL mode and a busy timeout, so many raters voting at once lose nothing.
 
 Database path: ``MURALXGAN_DB`` or ``muralxgan.db`` in the working folder.  Each thread gets its own connection.
@@ -12,11 +15,13 @@ Database path: ``MURALXGAN_DB`` or ``muralxgan.db`` in the working folder.  Each
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +31,7 @@ from sqlite_utils import Database
 
 from mural_inpaint.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pairs.skipped_at, skips, sessions (added to older files in place)
 OUTCOMES = ("left", "right", "tie", "both_bad")
 DECISIONS = ("approved", "rejected")
 
@@ -47,6 +52,7 @@ class IssuedPair:
     item_id: str
     left_id: str
     right_id: str
+    reissued: bool = False  # the rater's open pair, shown again
 
 
 class Store:
@@ -111,7 +117,17 @@ class Store:
                 {"id": int, "pair_id": str, "rater": str, "item_id": str, "left_system": str, "right_system": str,
                  "outcome": str, "left_score": int, "right_score": int, "comment": str, "created_at": str},
                 pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
+            if "skipped_at" not in db["pairs"].columns_dict:  # databases written before schema 2
+                db["pairs"].add_column("skipped_at", str)
+            db["skips"].create({"id": int, "pair_id": str, "rater": str, "item_id": str, "reason": str,
+                                "detail": str, "created_at": str},
+                               pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
+            db["sessions"].create({"id": str, "name": str, "created_at": str, "expires_at": float,
+                                   "revoked_at": str}, pk="id", if_not_exists=True)
             db["candidates"].create_index(["item_id", "system"], unique=True, if_not_exists=True)
+            db["pairs"].create_index(["rater"], if_not_exists=True)
+            db["skips"].create_index(["rater"], if_not_exists=True)
+            db["skips"].create_index(["pair_id"], unique=True, if_not_exists=True)
             db["votes"].create_index(["pair_id"], unique=True, if_not_exists=True)
             db["caption_reviews"].create_index(["item_id", "created_at"], if_not_exists=True)
             db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
@@ -206,11 +222,15 @@ class Store:
         return candidate_id
 
     def issue_pair(self, rater: str, rng, systems: tuple[str, ...] | None = None) -> IssuedPair | None:
-        """Draw a pair for ``rater`` (among ``systems`` when given), side by coin flip.
+        """The rater's open pair when there is one (``reissued``), else a new pair (among ``systems`` when given),
+        sides by coin flip.
 
-        Preference, in order: pairs this rater has judged least, then the (item, system pair) with the fewest votes,
-        then the item with the fewest votes; ties broken at random.
+        Preference for a new pair, in order: pairs this rater has judged least, then the (item, system pair) with the
+        fewest votes, then the item with the fewest votes; ties broken at random.
         """
+        waiting = self.open_pair(rater)
+        if waiting is not None:
+            return waiting
         candidates = [c for c in self.db.query("SELECT id, item_id, system FROM candidates ORDER BY item_id, system")
                       if systems is None or c["system"] in systems]
         votes = list(self.db.query("SELECT item_id, left_system, right_system, rater FROM votes"))
@@ -238,17 +258,47 @@ class Store:
         _, first, second = least_voted[int(rng.integers(len(least_voted)))]
         left, right = (first, second) if rng.random() < 0.5 else (second, first)
         pair = IssuedPair(secrets.token_urlsafe(16), first["item_id"], left["id"], right["id"])
-        with self.writing():
-            self.db["pairs"].insert({"id": pair.pair_id, "item_id": pair.item_id, "left_id": pair.left_id,
-                                     "right_id": pair.right_id, "rater": rater, "issued_at": now(),
-                                     "voted_at": None})
+        with self.writing() as db:  # a concurrent request of the same rater may have issued one meanwhile
+            waiting = self.open_pair(rater)
+            if waiting is not None:
+                return waiting
+            db["pairs"].insert({"id": pair.pair_id, "item_id": pair.item_id, "left_id": pair.left_id,
+                                "right_id": pair.right_id, "rater": rater, "issued_at": now(), "voted_at": None})
         return pair
+
+    _LATEST = "(SELECT id FROM pairs WHERE rater = ? ORDER BY rowid DESC LIMIT 1)"
+
+    def open_pair(self, rater: str) -> IssuedPair | None:
+        """The pair last issued to ``rater`` while it is neither voted on nor skipped (older ones never reopen)."""
+        rows = list(self.db.query(f"SELECT * FROM pairs WHERE id = {self._LATEST} AND voted_at IS NULL "
+                                  "AND skipped_at IS NULL", [rater]))
+        if not rows:
+            return None
+        row = rows[0]
+        return IssuedPair(row["id"], row["item_id"], row["left_id"], row["right_id"], reissued=True)
+
+    def withdraw_pair(self, pair_id: str, rater: str) -> None:
+        """Forget an unanswered pair that could not be shown (no row is left for a pair nobody saw)."""
+        with self.writing() as db:
+            db.execute("DELETE FROM pairs WHERE id = ? AND rater = ? AND voted_at IS NULL AND skipped_at IS NULL",
+                       [pair_id, rater])
+
+    def _why_not_open(self, pair_id: str, rater: str) -> InputError:
+        known = list(self.db.query("SELECT rater, voted_at, skipped_at FROM pairs WHERE id = ?", [pair_id]))
+        if not known or known[0]["rater"] != rater:
+            return InputError("This pair was not issued to you; load a new pair.")
+        if known[0]["voted_at"] is not None:
+            return InputError("You have already voted on this pair.")
+        if known[0]["skipped_at"] is not None:
+            return InputError("You skipped this pair; load the next one.")
+        return InputError("This pair is no longer open; load the pair waiting for you (Next pair).")
 
     def record_vote(self, pair_id: str, rater: str, outcome: str, left_score: int | None = None,
                     right_score: int | None = None, comment: str = "") -> dict:
-        """Accept one vote for a pair issued to ``rater``; returns the revealed systems.
+        """Accept one vote for the open pair issued to ``rater``; returns the revealed systems.
 
-        Raises :class:`InputError` for an unknown pair, a pair issued to someone else, or a second vote.
+        Raises :class:`InputError` for an unknown pair, a pair issued to someone else, a second vote, a skipped pair
+        or a pair that is not the rater's open pair.
         """
         if outcome not in OUTCOMES:
             raise InputError(f"A vote is one of {', '.join(OUTCOMES)}, not {outcome!r}.")
@@ -256,8 +306,9 @@ class Store:
             if score is not None and not 1 <= int(score) <= 5:
                 raise InputError("Scores go from 1 to 5.")
         with self.writing() as db:  # the claim and the insert are one step
-            claimed = db.execute("UPDATE pairs SET voted_at = ? WHERE id = ? AND rater = ? AND voted_at IS NULL",
-                                 [now(), pair_id, rater]).rowcount
+            claimed = db.execute(f"UPDATE pairs SET voted_at = ? WHERE id = ? AND rater = ? AND voted_at IS NULL "
+                                 f"AND skipped_at IS NULL AND id = {self._LATEST}",
+                                 [now(), pair_id, rater, rater]).rowcount
             if claimed == 1:
                 pair = next(db.query(
                     "SELECT p.item_id, l.system AS left_system, r.system AS right_system FROM pairs p "
@@ -268,15 +319,48 @@ class Store:
                            [pair_id, rater, pair["item_id"], pair["left_system"], pair["right_system"], outcome,
                             left_score, right_score, comment, now()])
         if claimed != 1:
-            known = list(self.db.query("SELECT rater FROM pairs WHERE id = ?", [pair_id]))
-            if not known or known[0]["rater"] != rater:
-                raise InputError("This pair was not issued to you; load a new pair.")
-            raise InputError("You have already voted on this pair.")
+            raise self._why_not_open(pair_id, rater)
         return pair
+
+    def skip_pair(self, pair_id: str, rater: str, reason: str, detail: str = "", limit: int | None = None) -> int:
+        """Answer the rater's open pair with a skip (no systems revealed); returns the rater's skips so far.
+
+        ``reason`` is required; ``limit`` caps the skips per rater (None: no cap), refused with a message when reached.
+        """
+        reason = (reason or "").strip()
+        if not reason:
+            raise InputError("Say why you skip this pair (pick a reason).")
+        with self.writing() as db:
+            used = next(db.query("SELECT COUNT(*) AS n FROM skips WHERE rater = ?", [rater]))["n"]
+            if limit is not None and used >= limit:
+                raise InputError(
+                    f"You have skipped {used} pairs, the most a rater may skip in this study: please judge this "
+                    "pair ('Tie' or 'Both bad' are fine answers when neither restoration is clearly better).")
+            claimed = db.execute(f"UPDATE pairs SET skipped_at = ? WHERE id = ? AND rater = ? AND voted_at IS NULL "
+                                 f"AND skipped_at IS NULL AND id = {self._LATEST}",
+                                 [now(), pair_id, rater, rater]).rowcount
+            if claimed == 1:
+                item_id = next(db.query("SELECT item_id FROM pairs WHERE id = ?", [pair_id]))["item_id"]
+                db.execute("INSERT INTO skips (pair_id, rater, item_id, reason, detail, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", [pair_id, rater, item_id, reason, (detail or "").strip(),
+                                                         now()])
+        if claimed != 1:
+            raise self._why_not_open(pair_id, rater)
+        return used + 1
+
+    def skips(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM skips ORDER BY id"))
+
+    def skip_counts(self) -> dict[str, int]:
+        """Skips per rater."""
+        return {r["rater"]: r["n"] for r in self.db.query("SELECT rater, COUNT(*) AS n FROM skips GROUP BY rater")}
 
     def candidate(self, candidate_id: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM candidates WHERE id = ?", [candidate_id]))
         return rows[0] if rows else None
+
+    def candidates_of(self, item_id: str) -> list[dict]:
+        return list(self.db.query("SELECT * FROM candidates WHERE item_id = ? ORDER BY system", [item_id]))
 
     def candidate_systems(self, item_id: str) -> set[str]:
         return {r["system"] for r in self.db.query("SELECT system FROM candidates WHERE item_id = ?", [item_id])}
@@ -286,9 +370,42 @@ class Store:
 
     def change_signature(self) -> tuple[int, ...]:
         """Row counts of every table plus votes cast: changes whenever anything is written (rows only ever grow)."""
-        tables = ("items", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters")
+        tables = ("items", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters", "skips")
         counts = [next(self.db.query(f"SELECT COUNT(*) AS n FROM [{table}]"))["n"] for table in tables]  # fixed names
         return (*counts, next(self.db.query("SELECT COUNT(voted_at) AS n FROM pairs"))["n"])
+
+    # ---------------------------------------------------------------------------------------------------- sessions
+    @staticmethod
+    def _session_key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()  # the database never holds a usable cookie
+
+    def create_session(self, name: str, lifetime_s: float, now_s: float | None = None) -> tuple[str, float]:
+        """A new login session for ``name`` -> (random token for the cookie, expiry in Unix seconds)."""
+        current = time.time() if now_s is None else now_s
+        token = secrets.token_urlsafe(32)
+        expires = current + lifetime_s
+        with self.writing() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", [current])  # expired ones go
+            db.execute("INSERT INTO sessions (id, name, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
+                       [self._session_key(token), name, now(), expires])
+        return token, expires
+
+    def session_user(self, token: str | None, now_s: float | None = None) -> str:
+        """The name of a live session, "" for an unknown, revoked or expired one."""
+        if not token:
+            return ""
+        current = time.time() if now_s is None else now_s
+        rows = list(self.db.query("SELECT name FROM sessions WHERE id = ? AND revoked_at IS NULL AND expires_at > ?",
+                                  [self._session_key(token), current]))
+        return rows[0]["name"] if rows else ""
+
+    def revoke_session(self, token: str | None) -> bool:
+        """End a session (logout); every copy of its cookie stops working.  Returns whether one was live."""
+        if not token:
+            return False
+        with self.writing() as db:
+            return db.execute("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                              [now(), self._session_key(token)]).rowcount == 1
 
     def snapshot(self, destination: str | os.PathLike) -> Path:
         """A consistent copy of the live database (SQLite online backup), safe while others write."""

@@ -8,6 +8,7 @@ import pytest
 from mural_inpaint.app.restore_logic import image_and_mask, restore_to_files
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import load_image, load_mask, save_png
+from tests.app_fixtures import login_cookie
 
 
 def painted_editor(image: np.ndarray, box: tuple[slice, slice]) -> dict:
@@ -45,7 +46,7 @@ def test_restore_over_http_joins_review_queue_and_arena(app_server, tmp_path, mu
     from gradio_client import Client, handle_file
 
     url, context = app_server
-    client = Client(url, verbose=False, download_files=str(tmp_path))
+    client = Client(url, verbose=False, download_files=str(tmp_path), headers={"Cookie": login_cookie(url, "bob")})
     image_path = save_png(mural, tmp_path / "wall.png")
     mask_path = save_png(hole, tmp_path / "wall-mask.png")
     editor = {"background": handle_file(str(image_path)), "layers": [], "composite": None}
@@ -56,7 +57,7 @@ def test_restore_over_http_joins_review_queue_and_arena(app_server, tmp_path, mu
     assert used_caption == "cracks in the robe" and "telea" in status
     restored = load_image(next(p for p in downloads if p.endswith("restored.png")))
     assert np.array_equal(restored[~hole], mural[~hole])
-    item = next(i for i in context.store.items() if i["source"].startswith("restored in the app"))
+    item = next(i for i in context.store.items() if i["source"] == "restored in the app by bob")
     assert np.array_equal(load_image(item["image_path"]), mural) and np.array_equal(load_mask(item["mask_path"]), hole)
     assert context.store.latest_caption(item["id"])["captioner"] == "describer"  # the machine draft is reviewed
     assert "telea" in context.store.candidate_systems(item["id"])

@@ -145,8 +145,9 @@ def test_leaderboard_board_and_admin_only_export(context):
     assert "Fleiss' kappa over 3" in board.agreement and "1.00" in board.agreement
     with pytest.raises(InputError, match="Only admins"):
         export_all_votes(context, "bob")
-    csv_path, jsonl_path = export_all_votes(context, "alice")
+    csv_path, jsonl_path, skips_path = export_all_votes(context, "alice")
     assert len(csv_path.read_text().splitlines()) == 7 and len(jsonl_path.read_text().splitlines()) == 6
+    assert skips_path.read_text().splitlines() == ["id,pair_id,rater,item_id,reason,detail,created_at"]
 
 
 # --------------------------------------------------------------------------------------------------------- backup

@@ -67,8 +67,25 @@ def test_pair_drawing_favours_the_least_voted(store):
         revealed = store.record_vote(pair.pair_id, "ana", "tie")
         seen.add((pair.item_id, *sorted((revealed["left_system"], revealed["right_system"]))))
     assert len(seen) == 6
-    sides = [store.issue_pair("ben", np.random.default_rng(s)).left_id for s in range(20)]
+    sides = [store.issue_pair(f"ben{s}", np.random.default_rng(s)).left_id for s in range(20)]
     assert len(set(sides)) > 1  # left / right is a coin flip
+
+
+def test_an_open_pair_comes_back_until_it_is_answered(store):
+    rng = np.random.default_rng(2)
+    pair = store.issue_pair("ana", rng)
+    again = store.issue_pair("ana", rng)
+    assert again.pair_id == pair.pair_id and again.reissued and not pair.reissued
+    assert store.db["pairs"].count == 1  # asking again issues nothing new
+    with pytest.raises(InputError, match="pick a reason"):
+        store.skip_pair(pair.pair_id, "ana", " ")
+    assert store.skip_pair(pair.pair_id, "ana", "cannot judge", limit=1) == 1
+    second = store.issue_pair("ana", rng)
+    assert second.pair_id != pair.pair_id
+    with pytest.raises(InputError, match="skipped 1 pairs, the most"):
+        store.skip_pair(second.pair_id, "ana", "cannot judge", limit=1)
+    store.record_vote(second.pair_id, "ana", "tie")
+    assert store.skip_counts() == {"ana": 1} and store.open_pair("ana") is None
 
 
 def _vote_many(path, rater, count):

@@ -1,8 +1,12 @@
 """What the Blind A/B tab does, free of UI code.
 
-Blindness rules: before a vote, nothing the page receives names a system: images are copies under fresh random file
-names (so not even a candidate's stored name repeats across pairs), labels are "A" and "B", and the only handle is
-the random pair id kept in the server-side session.  The identities come back only from a vote the store accepted.
+Blindness rules: before a vote, nothing the page receives names a system or links an image to another showing:
+every showing is a fresh file under a fresh random name with a fresh nonce, the two restorations padded to one size
+(:mod:`mural_inpaint.app.served`); labels are "A" and "B", and the only handle is the random pair id kept in the
+server-side session.  The identities come back only from a vote the store accepted.
+
+No cherry-picking: a rater's pair stays theirs until it is answered, by a vote or by a skip with a reason (capped
+per rater, ``MURALXGAN_SKIP_LIMIT``); asking for the next pair before that shows the same pair again.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import numpy as np
 
 from mural_inpaint.app.catalogue import damage_view
 from mural_inpaint.app.context import AppContext
-from mural_inpaint.app.served import serve_copy
-from mural_inpaint.errors import InputError
+from mural_inpaint.app.served import serve_pair
+from mural_inpaint.errors import InputError, MuralXGANError
 
 SIGN_IN_TO_VOTE = "Sign in to rate restorations: visitors who are not signed in can look but not vote."
 OUTCOME_LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie: equally good", "both_bad": "Both bad"}
+SKIP_REASONS = ("I cannot judge this kind of damage", "The images do not show properly",
+                "I recognise the mural or the restorations", "Another reason (say which in the comment)")
+STILL_OPEN = "This pair is still waiting for your answer: vote, or skip it with a reason, to get the next one."
 
 
 @dataclass
@@ -26,8 +33,12 @@ class ShownPair:
     damaged: str  # PNG paths under random names
     left: str
     right: str
+    reissued: bool = False  # the rater's open pair, shown again
+
+
 def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = None) -> ShownPair:
-    """Issue the next pair to ``user`` (favouring the least-voted pairs); raises :class:`InputError` with why not."""
+    """The rater's open pair, else a new one (favouring the least-voted pairs); raises :class:`InputError` with why
+    not."""
     if not user:
         raise InputError(SIGN_IN_TO_VOTE)
     context.store.touch_rater(user, is_admin=context.is_admin(user))
@@ -35,10 +46,17 @@ def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = 
     if pair is None:
         raise InputError("No restorations are ready to compare yet: they are computed in the background after "
                          "murals are added (restore one in the Restore tab, or launch with MURALXGAN_REVIEW_DATA).")
-    item = context.store.item(pair.item_id)
-    damaged = damage_view(item)
-    left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)
-    return ShownPair(pair.pair_id, serve_copy(damaged), serve_copy(left["image_path"]), serve_copy(right["image_path"]))
+    try:
+        item = context.store.item(pair.item_id)
+        left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)
+        siblings = [c["image_path"] for c in context.store.candidates_of(pair.item_id)
+                    if c["system"] in context.systems]
+        shown = serve_pair(damage_view(item), left["image_path"], right["image_path"], siblings)
+    except (OSError, ValueError, MuralXGANError):
+        context.store.withdraw_pair(pair.pair_id, user)  # nobody saw it: it leaves no row
+        raise InputError("The images of this pair could not be loaded on the server; press Next pair for "
+                         "another.") from None
+    return ShownPair(pair.pair_id, *shown, reissued=pair.reissued)
 
 
 def _score(value) -> int | None:
@@ -58,3 +76,14 @@ def cast_vote(context: AppContext, user: str, pair_id: str | None, outcome: str,
                                          (comment or "").strip())
     return (f"Vote recorded: **{OUTCOME_LABELS[outcome]}**. A was **{revealed['left_system']}**, "
             f"B was **{revealed['right_system']}**.")
+
+
+def skip(context: AppContext, user: str, pair_id: str | None, reason: str | None, comment: str = "") -> str:
+    """Answer the open pair with a skip (systems stay hidden); returns a note with the skips left."""
+    if not user:
+        raise InputError(SIGN_IN_TO_VOTE)
+    if not pair_id:
+        raise InputError("Load a pair first (Next pair).")
+    limit = context.settings.skip_limit
+    used = context.store.skip_pair(pair_id, user, reason or "", comment, limit=limit)
+    return f"Skipped ({reason}). You may skip {limit - used} more pair{'' if limit - used == 1 else 's'}."

@@ -106,24 +106,39 @@ def add_candidate_file(store: Store, files: Path, item_id: str, system: str, res
 
 
 def fill_candidates(store: Store, files: Path, item_id: str, systems: tuple[str, ...],
-                    pipeline_for: Callable[[str], RestorationPipeline]) -> int:
-    """Restore ``item_id`` with every system that has no candidate for it yet; returns how many were added."""
-    missing = [system for system in systems if system not in store.candidate_systems(item_id)]
+                    pipeline_for: Callable[[str], RestorationPipeline],
+                    failed: dict[tuple[str, str], str] | None = None) -> int:
+    """Restore ``item_id`` with every system that has no candidate for it yet; returns how many were added.
+
+    With ``failed`` (a dict the caller keeps), a system that fails is recorded there as ``(item, system): error`` and
+    not tried again, and the other systems still run; without it the first failure is raised.
+    """
+    missing = [system for system in systems if system not in store.candidate_systems(item_id)
+               and (failed is None or (item_id, system) not in failed)]
     if not missing:
         return 0
     item = store.item(item_id)
     image, mask = load_image(item["image_path"]), load_mask(item["mask_path"])
     caption, caption_source = caption_for_restoring(store, item_id)
+    added = 0
     for system in missing:
-        result = pipeline_for(system).restore(image, mask, caption=caption, caption_source=caption_source)
+        try:
+            result = pipeline_for(system).restore(image, mask, caption=caption, caption_source=caption_source)
+        except MuralXGANError as error:
+            if failed is None:
+                raise
+            failed[item_id, system] = str(error)
+            continue
         add_candidate_file(store, files, item_id, system, result.image, result.provenance)
-    return len(missing)
+        added += 1
+    return added
 
 
 class CatalogueWorker:
     """Background thread: imports the launch collections, then keeps every mural's candidates complete.
 
-    ``wake()`` after adding a mural; ``notes`` collects what people should know (imports, failures).
+    ``wake()`` after adding a mural; ``notes`` collects what people should know (imports, failures).  Each candidate
+    is computed once: stored ones are never recomputed, and a restoration that failed is not retried at every wake.
     """
 
     def __init__(self, store: Store, files: Path, sources: tuple[str, ...], limit: int, systems: tuple[str, ...],
@@ -131,6 +146,7 @@ class CatalogueWorker:
         self.store, self.files, self.sources, self.limit = store, files, sources, limit
         self.systems, self.captioner, self.pipeline_for = systems, captioner, pipeline_for
         self.notes: list[str] = []
+        self.failed: dict[tuple[str, str], str] = {}  # (item, system) -> why its restoration failed
         self.idle = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -160,12 +176,22 @@ class CatalogueWorker:
                 self._note(f"{source}: not imported ({error})")
         while not self._stop.is_set():
             self._wake.clear()
-            for item in self.store.items():
-                if self._stop.is_set():
-                    return
-                try:
-                    fill_candidates(self.store, self.files, item["id"], self.systems, self.pipeline_for)
-                except MuralXGANError as error:
-                    self._note(f"{item['name']}: no candidates ({error})")
+            self.fill_all()
             self.idle.set()
             self._wake.wait(timeout=60)
+
+    def fill_all(self) -> int:
+        """One pass over every mural: compute the candidates still missing; returns how many were added."""
+        added = 0
+        for item in self.store.items():
+            if self._stop.is_set():
+                break
+            known = set(self.failed)
+            try:
+                added += fill_candidates(self.store, self.files, item["id"], self.systems, self.pipeline_for,
+                                         self.failed)
+            except MuralXGANError as error:  # (the mural's own files are unreadable)
+                self.failed.update({(item["id"], system): str(error) for system in self.systems})
+            for key in sorted(self.failed.keys() - known):
+                self._note(f"{item['name']}: no candidate from {key[1]} ({self.failed[key]})")
+        return added

@@ -12,7 +12,7 @@ import numpy as np
 
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.errors import InputError
-from mural_inpaint.exports import export_votes
+from mural_inpaint.exports import export_skips, export_votes
 from mural_inpaint.ratings import Vote, canonical, cohen_kappa, fleiss_kappa, leaderboard, win_rate_matrix
 from mural_inpaint.visuals import win_rate_image
 
@@ -69,7 +69,25 @@ def build_board(context: AppContext, rounds: int = BOOTSTRAP_ROUNDS) -> Board:
 
 
 def export_all_votes(context: AppContext, user: str) -> list[Path]:
-    """Every vote with the systems revealed, CSV and JSONL; admins only."""
+    """Every vote with the systems revealed, CSV and JSONL, and every skip, CSV; admins only."""
     if not context.is_admin(user):
         raise InputError("Only admins can export votes (names listed in MURALXGAN_ADMINS).")
-    return list(export_votes(context.store, tempfile.mkdtemp(prefix="muralxgan-votes-")))
+    folder = tempfile.mkdtemp(prefix="muralxgan-votes-")
+    return [*export_votes(context.store, folder), export_skips(context.store, folder)]
+
+
+SKIP_COLUMNS = ["rater", "votes", "skips", "skips left", "reasons"]
+
+
+def skips_per_rater(context: AppContext, user: str) -> list[list]:
+    """[rater, votes, skips, skips left, reasons with counts] for every rater who voted or skipped; admins only."""
+    if not context.is_admin(user):
+        raise InputError("Only admins can see skips per rater (names listed in MURALXGAN_ADMINS).")
+    votes = Counter(v["rater"] for v in context.store.votes())
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    for row in context.store.skips():
+        reasons[row["rater"]][row["reason"]] += 1
+    limit = context.settings.skip_limit
+    return [[rater, votes[rater], sum(reasons[rater].values()), max(0, limit - sum(reasons[rater].values())),
+             "; ".join(f"{reason} ({count})" for reason, count in reasons[rater].most_common())]
+            for rater in sorted(set(votes) | set(reasons))]

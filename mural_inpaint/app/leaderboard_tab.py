@@ -6,7 +6,14 @@ import gradio as gr
 
 from mural_inpaint.app.auth import current_user
 from mural_inpaint.app.context import AppContext
-from mural_inpaint.app.leaderboard_logic import BOOTSTRAP_ROUNDS, RATING_COLUMNS, build_board, export_all_votes
+from mural_inpaint.app.leaderboard_logic import (
+    BOOTSTRAP_ROUNDS,
+    RATING_COLUMNS,
+    SKIP_COLUMNS,
+    build_board,
+    export_all_votes,
+    skips_per_rater,
+)
 from mural_inpaint.errors import MuralXGANError
 
 
@@ -24,7 +31,11 @@ def build_leaderboard_tab(context: AppContext) -> tuple:
             agreement = gr.Markdown()
     with gr.Accordion("Export all votes (admins)", open=False):
         export_button = gr.Button("Export votes as CSV and JSONL")
-        export_files = gr.File(label="votes.csv and votes.jsonl", file_count="multiple")
+        export_files = gr.File(label="votes.csv, votes.jsonl and skips.csv", file_count="multiple")
+    with gr.Accordion("Skipped pairs per rater (admins)", open=False):
+        skips_button = gr.Button("Show skips")
+        skips_table = gr.Dataframe(headers=SKIP_COLUMNS, label="Votes and skips per rater", interactive=False,
+                                   wrap=True)
 
     def board():
         shown = build_board(context)
@@ -36,6 +47,13 @@ def build_leaderboard_tab(context: AppContext) -> tuple:
         except MuralXGANError as error:
             raise gr.Error(str(error)) from None
 
+    def skips(request: gr.Request, profile: gr.OAuthProfile | None = None):
+        try:
+            return skips_per_rater(context, current_user(request, profile))
+        except MuralXGANError as error:
+            raise gr.Error(str(error)) from None
+
     refresh.click(board, None, [ratings, matrix, raters, agreement], api_name="leaderboard")
+    skips_button.click(skips, None, skips_table, api_name="skips")
     export_button.click(export, None, export_files, api_name="export_votes")
     return board, None, [ratings, matrix, raters, agreement]

@@ -61,15 +61,36 @@ def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: 
     return result, image, files
 
 
-def remember_restoration(context: AppContext, image: np.ndarray, result: RestorationResult, user: str) -> str:
-    """Put a restoration made in the app into the review queue and the blind-rating pool; returns the item id.
+def joins_study(context: AppContext, user: str, mask: np.ndarray) -> str | None:
+    """Why a restoration by ``user`` stays out of the review queue and the blind study, or None when it joins.
+
+    Only signed-in users add murals (``MURALXGAN_RESTORES_JOIN``: ``signed-in``, ``admins`` or ``off``), and a
+    restoration with an empty mask never joins (every candidate would be the photo itself).
+    """
+    policy = context.settings.restores_join
+    if policy == "off":
+        return "restorations made here do not join the study on this server"
+    if not user:
+        return "sign in for your restorations to join the caption review and the blind comparisons"
+    if policy == "admins" and not context.is_admin(user):
+        return "on this server only admins' restorations join the study"
+    if not mask.any():
+        return "no damage was marked, so there is nothing to compare"
+    return None
+
+
+def remember_restoration(context: AppContext, image: np.ndarray, result: RestorationResult, user: str) -> str | None:
+    """Put a restoration made in the app into the review queue and the blind-rating pool when it may join
+    (:func:`joins_study`); returns the item id, or None when it stays out.
 
     The draft to review is the machine's description (not the text the user typed); the user's restoration becomes
-    the candidate of its restorer, and the catalogue worker adds the other systems' candidates.
+    the candidate of its restorer, and the catalogue worker adds the other systems' candidates, once each.
     """
+    if joins_study(context, user, result.mask) is not None:
+        return None
     captioner = shared_captioner()
     item_id, _ = add_mural(context.store, context.settings.files, image, result.mask, "upload",
-                           f"restored in the app by {user or 'an anonymous visitor'}", captioner)
+                           f"restored in the app by {user}", captioner)
     system = result.provenance.get("restorer", "")
     if system in context.systems and system not in context.store.candidate_systems(item_id):
         add_candidate_file(context.store, context.settings.files, item_id, system, result.image, result.provenance)

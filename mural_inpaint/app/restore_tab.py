@@ -6,7 +6,7 @@ import gradio as gr
 
 from mural_inpaint.app.auth import current_user
 from mural_inpaint.app.context import AppContext
-from mural_inpaint.app.restore_logic import describe_damage_text, remember_restoration, restore_to_files
+from mural_inpaint.app.restore_logic import describe_damage_text, joins_study, remember_restoration, restore_to_files
 from mural_inpaint.errors import MuralXGANError
 from mural_inpaint.pipeline import default_restorer_name
 from mural_inpaint.restorers import RESTORERS
@@ -43,10 +43,13 @@ def build_restore_tab(context: AppContext) -> None:
             result, original, files = restore_to_files(editor, mask_file, caption, restorer)
         except MuralXGANError as error:
             raise gr.Error(str(error)) from None
-        remember_restoration(context, original, result, current_user(request, profile))
+        user = current_user(request, profile)
+        left_out = joins_study(context, user, result.mask)
+        remember_restoration(context, original, result, user)
         seconds = result.provenance["timings"]["total_s"]
         status = (f"Restored {result.provenance['damaged_percent']:.1f}% of the image with **{restorer}** "
-                  f"in {seconds:.1f} s. The mural joins the caption review queue and the blind comparisons.")
+                  f"in {seconds:.1f} s. " + ("The mural joins the caption review queue and the blind comparisons."
+                                             if left_out is None else f"Not added to the study: {left_out}."))
         return ((original, result.image), result.caption, [str(p) for p in files.values()], status)
 
     with gr.Row():

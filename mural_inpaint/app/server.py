@@ -25,9 +25,9 @@ def create_server(context: AppContext | None = None):
     settings = context.settings
     local_logins = not settings.on_spaces
     if local_logins:
-        add_login_routes(app, settings)
-    app = gr.mount_gradio_app(app, demo, path="/", auth_dependency=user_from_cookie(settings) if local_logins
-                              else None, footer_links=["api", "settings"], ssr_mode=False)
+        add_login_routes(app, settings, context.store)
+    app = gr.mount_gradio_app(app, demo, path="/", auth_dependency=user_from_cookie(settings, context.store)
+                              if local_logins else None, footer_links=["api", "settings"], ssr_mode=False)
     return app, demo, context
 
 

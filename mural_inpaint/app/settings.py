@@ -14,6 +14,11 @@
 | ``MURALXGAN_BACKUP_REPO`` | Hub dataset repo that receives database snapshots | none |
 | ``MURALXGAN_BACKUP_MINUTES`` | minutes between snapshots | ``10`` |
 | ``MURALXGAN_CAPTIONS_REPO`` | Hub dataset repo for reviewed-caption exports (needs ``HF_TOKEN``) | none |
+| ``MURALXGAN_RESTORES_JOIN`` | whose restores join the study: ``signed-in``, ``admins``, ``off`` | ``signed-in`` |
+| ``MURALXGAN_SKIP_LIMIT`` | pairs a rater may skip (with a reason) in the whole study; ``0``: none | ``20`` |
+| ``MURALXGAN_SESSION_DAYS`` | days a login lasts (sign-out ends it at once) | ``14`` |
+| ``MURALXGAN_LOGIN_ATTEMPTS`` | failed logins per name (x4 per client address) before HTTP 429 | ``5`` |
+| ``MURALXGAN_LOGIN_WINDOW_MINUTES`` | the window those failed logins are counted over | ``15`` |
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from mural_inpaint.errors import InputError
 
 CLASSICAL_SYSTEMS = ("telea", "navier-stokes", "biharmonic")
+RESTORES_JOIN = ("signed-in", "admins", "off")
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -71,6 +77,19 @@ class AppSettings:
     backup_minutes: float = 10.0
     captions_repo: str | None = None
     on_spaces: bool = False  # Hugging Face login (OAuth) instead of local logins
+    restores_join: str = "signed-in"  # whose Restore-tab restorations join the study (RESTORES_JOIN)
+    skip_limit: int = 20  # skips per rater in the whole study
+    session_days: float = 14.0
+    login_attempts: int = 5  # failed logins per name in the window (per client address: 4 x this)
+    login_window_minutes: float = 15.0
+
+    def __post_init__(self):
+        if self.restores_join not in RESTORES_JOIN:
+            raise InputError(f"MURALXGAN_RESTORES_JOIN is one of {', '.join(RESTORES_JOIN)}, "
+                             f"not {self.restores_join!r}.")
+        if self.skip_limit < 0 or self.login_attempts < 1 or self.session_days <= 0 or self.login_window_minutes <= 0:
+            raise InputError("MURALXGAN_SKIP_LIMIT must be 0 or more; MURALXGAN_LOGIN_ATTEMPTS, "
+                             "MURALXGAN_SESSION_DAYS and MURALXGAN_LOGIN_WINDOW_MINUTES more than 0.")
 
     @property
     def files(self) -> Path:
@@ -88,8 +107,13 @@ class AppSettings:
         try:
             limit = int(env.get("MURALXGAN_REVIEW_LIMIT", "100"))
             minutes = float(env.get("MURALXGAN_BACKUP_MINUTES", "10"))
+            skip_limit = int(env.get("MURALXGAN_SKIP_LIMIT", "20"))
+            session_days = float(env.get("MURALXGAN_SESSION_DAYS", "14"))
+            attempts = int(env.get("MURALXGAN_LOGIN_ATTEMPTS", "5"))
+            window = float(env.get("MURALXGAN_LOGIN_WINDOW_MINUTES", "15"))
         except ValueError as error:
-            raise InputError(f"MURALXGAN_REVIEW_LIMIT / MURALXGAN_BACKUP_MINUTES must be numbers ({error}).") from None
+            raise InputError(f"MURALXGAN_REVIEW_LIMIT, _BACKUP_MINUTES, _SKIP_LIMIT, _SESSION_DAYS, _LOGIN_ATTEMPTS "
+                             f"and _LOGIN_WINDOW_MINUTES must be numbers ({error}).") from None
         secret = env.get("MURALXGAN_SECRET")
         return cls(
             db_path=Path(env.get("MURALXGAN_DB", "muralxgan.db")),
@@ -104,6 +128,11 @@ class AppSettings:
             backup_minutes=minutes,
             captions_repo=env.get("MURALXGAN_CAPTIONS_REPO") or None,
             on_spaces=env.get("SYSTEM") == "spaces" and bool(env.get("OAUTH_CLIENT_ID")),  # what gradio checks
+            restores_join=env.get("MURALXGAN_RESTORES_JOIN", "signed-in").strip().lower(),
+            skip_limit=skip_limit,
+            session_days=session_days,
+            login_attempts=attempts,
+            login_window_minutes=window,
         )
 
     def systems(self) -> tuple[str, ...]:
