@@ -332,6 +332,9 @@ class Store:
             raise InputError("Say why you skip this pair (pick a reason).")
         with self.writing() as db:
             used = next(db.query("SELECT COUNT(*) AS n FROM skips WHERE rater = ?", [rater]))["n"]
+            if limit == 0:
+                raise InputError("Skipping is off in this study: please judge this pair ('Tie' or 'Both bad' are "
+                                 "fine answers when neither restoration is clearly better).")
             if limit is not None and used >= limit:
                 raise InputError(
                     f"You have skipped {used} pairs, the most a rater may skip in this study: please judge this "

@@ -258,6 +258,26 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
     upgraded.record_vote(newer.pair_id, "ana", "left")
 
 
+def test_a_pair_that_cannot_be_shown_leaves_no_row_and_skipping_can_be_off(tmp_path, mural, hole):
+    from mural_inpaint.app.arena_logic import next_pair, skip
+    from mural_inpaint.errors import InputError
+    from mural_inpaint.imaging import save_png
+
+    context = _context(tmp_path, skip_limit=0)
+    image, mask = save_png(mural, tmp_path / "m.png"), save_png(hole, tmp_path / "m-mask.png")
+    context.store.add_item("m", "m", 80, 64, str(image), str(mask))
+    context.store.add_candidate("m", "telea", str(tmp_path / "gone.png"), {})
+    context.store.add_candidate("m", "biharmonic", str(image), {})
+    with pytest.raises(InputError, match="could not be loaded on the server; press Next pair") as raised:
+        next_pair(context, "ana", np.random.default_rng(0))
+    assert str(tmp_path) not in str(raised.value) and context.store.db["pairs"].count == 0
+    context.store.db.execute("UPDATE candidates SET image_path = ? WHERE system = 'telea'", [str(image)])
+    context.store.db.conn.commit()
+    shown = next_pair(context, "ana", np.random.default_rng(0))
+    with pytest.raises(InputError, match="Skipping is off in this study"):
+        skip(context, "ana", shown.pair_id, "cannot judge")
+
+
 # ------------------------------------------------------------------------------------------ who adds murals
 def _context(tmp_path, **settings):
     from mural_inpaint.app.context import create_context
