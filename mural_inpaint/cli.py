@@ -1,4 +1,4 @@
-"""Command line: ``python -m mural_inpaint restore|describe|models``.
+"""Command line: ``muralxgan restore|describe|models|serve`` (also ``python -m mural_inpaint ...``).
 
 Exit codes: 0 success, 2 bad input or unavailable model (one line on stderr, no traceback).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -99,8 +100,18 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    # as app.py: nothing waits on the network (set before gradio is imported)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from mural_inpaint.app.server import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mural_inpaint", description="Restore damaged mural photos.")
+    parser = argparse.ArgumentParser(prog="muralxgan", description="Restore damaged mural photos.")
     commands = parser.add_subparsers(dest="command", required=True)
     restore = commands.add_parser("restore", help="restore damaged areas marked by a mask")
     restore.add_argument("input", help="mural photo, or a folder of photos")
@@ -121,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     describe.set_defaults(run=_describe)
     models = commands.add_parser("models", help="list restorers")
     models.set_defaults(run=_models)
+    serve = commands.add_parser("serve", help="run the web app (the same app as `python app.py`)")
+    serve.add_argument("--host", default=None, help="default: GRADIO_SERVER_NAME, else 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: GRADIO_SERVER_PORT, else 7860")
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mural_inpaint.imaging import save_png
-from tests.conftest import synthetic_mural
+from tests.helpers import synthetic_mural
 
 LOGINS = {"alice": "alice-pw", "bob": "bob-pw"}
 SYSTEMS = ("muralxgan", "telea", "biharmonic")

@@ -13,7 +13,7 @@ from mural_inpaint.app.catalogue import fill_candidates, import_collection, mura
 from mural_inpaint.app.context import create_context, pipeline_for, shared_captioner
 from mural_inpaint.app.settings import AppSettings, password_matches
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import load_image
+from mural_inpaint.imaging import load_image, load_mask
 from tests.app_fixtures import LOGINS, login_cookie, write_collection
 
 SYSTEMS = ("telea", "biharmonic")
@@ -85,7 +85,9 @@ def test_review_decisions_are_appended_and_anonymous_cannot_decide(context):
 
     view = review_view(context, 0)
     assert view.total == 3 and view.reviewed == 0 and view.text == view.draft and view.captioner == "describer"
-    assert (load_image(view.image) == [255, 0, 255]).all(axis=-1).any()  # damage shown in magenta
+    item = next(item for item in context.store.items() if item["id"] == view.item_id)
+    magenta = (load_image(view.image) == [255, 0, 255]).all(axis=-1)
+    assert np.array_equal(magenta, load_mask(item["mask_path"]))  # exactly the damage is shown in magenta
     with pytest.raises(InputError, match="Sign in to review"):
         decide(context, "", view.item_id, "text", "approved")
     with pytest.raises(InputError, match="cannot be empty"):

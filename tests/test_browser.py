@@ -14,7 +14,9 @@ import pytest
 
 from mural_inpaint.imaging import load_mask, save_png
 from tests.app_fixtures import LOGINS, SYSTEMS
-from tests.conftest import synthetic_mural
+from tests.helpers import synthetic_mural
+
+pytestmark = pytest.mark.slow  # about a minute: a real app server and browser
 
 CHROMIUM = "/usr/bin/chromium"
 # As root and offline: no sandbox, and none of Chromium's own background connections

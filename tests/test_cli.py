@@ -1,4 +1,6 @@
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -7,7 +9,7 @@ import pytest
 
 from mural_inpaint.cli import main
 from mural_inpaint.imaging import load_image, save_png
-from tests.conftest import ROOT, synthetic_mural
+from tests.helpers import ROOT, synthetic_mural, tiny_gan
 
 
 @pytest.fixture
@@ -73,13 +75,11 @@ def test_unknown_model_lists_the_available_ones(files, tmp_path, capsys):
     image, mask = files
     assert main(["restore", str(image), "--mask", str(mask), "--output", str(tmp_path / "x.png"),
                  "--model", "magic"]) == 2
-    expected = "Unknown restorer 'magic'. Available: biharmonic, muralxgan, navier-stokes, telea."
+    expected = "Unknown restorer 'magic'. Available: biharmonic, fsr, muralxgan, navier-stokes, telea."
     assert expected in capsys.readouterr().err
 
 
 def test_checkpoint_option_selects_the_gan(files, tmp_path, capsys):
-    from tests.test_restorers import tiny_gan
-
     tiny_gan(working_size=64).model.save_pretrained(tmp_path / "ckpt")
     image, mask = files
     out = tmp_path / "gan.png"
@@ -119,3 +119,33 @@ def test_module_entry_point_exit_code_and_single_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "error: notes.txt: not an image file that can be read (use PNG, JPEG, TIFF, WebP or BMP)."
     ]
+
+
+def _checkpoint_line(stdout: str) -> str:
+    return next(line for line in stdout.splitlines() if line.startswith("muralxgan"))
+
+
+def test_models_runs_from_another_folder_and_finds_the_packaged_checkpoint(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MURALXGAN_CHECKPOINT"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-m", "mural_inpaint", "models"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shipped = ROOT / "mural_inpaint" / "checkpoints" / "muralxgan-default"
+    assert _checkpoint_line(done.stdout).endswith(f"[checkpoint: {shipped}]")
+    assert _checkpoint_line(done.stdout).startswith("muralxgan (default):")
+    command = shutil.which("muralxgan")
+    if command:  # the console script of an installed copy (pip install .): its own packaged checkpoint
+        done = subprocess.run([command, "models"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert _checkpoint_line(done.stdout).endswith("muralxgan-default]")
+
+
+def test_serve_runs_the_app_server_with_host_and_port(monkeypatch):
+    import mural_inpaint.app.server
+
+    calls = []
+    monkeypatch.setattr(mural_inpaint.app.server, "serve", lambda **options: calls.append(options))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "7861"]) == 0
+    assert main(["serve"]) == 0
+    assert calls == [{"host": "0.0.0.0", "port": 7861}, {"host": None, "port": None}]

@@ -18,7 +18,7 @@ from mural_inpaint.masks import synthesize_damage
 from mural_inpaint.metrics import MetricValue
 from mural_inpaint.restorers import RESTORERS
 from mural_inpaint.visuals import GRID_CELL
-from tests.conftest import synthetic_mural
+from tests.helpers import synthetic_mural, tiny_gan
 
 SIZE = 48
 #: name -> (top, left, side) of a square hole: 4.3 %, 11.1 % and 25 % of a 48 x 48 image.
@@ -358,7 +358,9 @@ def test_benchmark_with_lpips_auto_captions_and_clip_unavailable(data, tmp_path,
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["clip_score"] == {"available": False, "reason": "no CLIP weights here"}
     assert "AlexNet" in summary["metrics"]["lpips"]
-    assert summary["results"]["navier-stokes"]["overall"]["lpips"] > 0
+    lpips_per_crop = [float(row["lpips"]) for row in rows]
+    assert summary["results"]["navier-stokes"]["overall"]["lpips"] == pytest.approx(np.mean(lpips_per_crop), abs=1e-3)
+    assert min(lpips_per_crop) > 0  # restored crops differ from the originals
     assert summary["results"]["navier-stokes"]["overall"]["clip_score"] is None
     assert "unavailable: no CLIP weights here" in (out / "summary.md").read_text()
 
@@ -423,8 +425,6 @@ def test_benchmark_errors_are_one_line_and_exit_code_2(data, tmp_path, capsys):
 def checkpoint(tmp_path):
     """A tiny random MuralXGAN checkpoint whose text (FiLM) and colour net both change the output."""
     import torch
-
-    from tests.test_restorers import tiny_gan
 
     restorer = tiny_gan(working_size=64)
     with torch.no_grad():

@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from evaluation.load import main
 
+
+@pytest.mark.slow  # about 30 s: the app in its own process
 
 def test_load_script_counts_every_vote_once(tmp_path):
     code = main(["--raters", "3", "--votes", "3", "--reviewers", "1", "--reviews", "2", "--murals", "2",

@@ -5,7 +5,7 @@ from scipy import ndimage
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.masks import PRESETS, MaskBank, crack_mask, flake_mask, synthesize_damage
-from tests.conftest import SHARED_DATA, requires_shared_data
+from tests.helpers import SHARED_DATA, requires_shared_data
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))

@@ -4,7 +4,7 @@ import pytest
 from mural_inpaint.imaging import load_image
 from mural_inpaint.metrics import MetricValue, ciede2000, lpips_distance, psnr, ssim
 from mural_inpaint.pretrained import NumpyOnlyUnpickler, imagenet_features_state
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 def test_psnr_reference_values():

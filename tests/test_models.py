@@ -34,7 +34,7 @@ from mural_inpaint.models.colour import ring_statistics
 from mural_inpaint.models.layers import FiLM, SpectralBlock
 from mural_inpaint.restorers.base import RESTORERS
 from mural_inpaint.text.encoders import TextEncoderSpec
-from tests.conftest import synthetic_mural
+from tests.helpers import synthetic_mural
 
 TEXT_DIM = 384
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -6,7 +6,7 @@ import pytest
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.pipeline import BEST_CLASSICAL, RestorationPipeline, default_restorer_name, describe
-from tests.conftest import SHARED_DATA, requires_shared_data, synthetic_mural
+from tests.helpers import SHARED_DATA, requires_shared_data, synthetic_mural, tiny_gan
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,6 @@ def test_synthetic_mural_helper_is_deterministic():
 def test_gan_path_embeds_the_caption_and_text_changes_the_result(mural, hole):
     """Full path with a (tiny, random) GAN: caption -> MiniLM embedding -> FiLM-modulated generator."""
     import torch
-
-    from tests.test_restorers import tiny_gan
 
     restorer = tiny_gan(working_size=64)
     with torch.no_grad():  # make the text matter (FiLM starts neutral by design)

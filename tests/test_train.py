@@ -14,7 +14,7 @@ from mural_inpaint.collections import local_records
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.models import load_muralxgan
-from tests.conftest import ROOT, synthetic_mural
+from tests.helpers import ROOT, synthetic_mural
 from train import losses
 from train.config import DataConfig, TrainConfig
 from train.data import DamageSynthesisDataset, load_training_dataset, validation_cases
@@ -281,6 +281,7 @@ def test_source_weights_give_each_source_its_share(tmp_path):
         load_training_dataset(DataConfig(sources=[str(small)], source_weights=[1, 2]))
 
 
+@pytest.mark.slow  # about 30 s: two processes
 def test_two_processes_under_accelerate_launch(tmp_path):
     config = tiny_run_config(tmp_path, steps=2)
     env = dict(os.environ, OMP_NUM_THREADS="1")

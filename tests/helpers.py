@@ -1,0 +1,50 @@
+"""Helpers shared by the tests: paths, the optional real data, tiny synthetic murals and a tiny GAN restorer.
+
+Test modules import from here (never from each other or from conftest); nothing is built at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+requires_shared_data = pytest.mark.skipif(
+    not (SHARED_DATA / "muraldh-sample").is_dir(),
+    reason=f"real mural data not found at {SHARED_DATA} (it lives beside the project, see ../shared/data/README.md)",
+)
+
+
+def synthetic_mural(height: int = 64, width: int = 80, seed: int = 0) -> np.ndarray:
+    """uint8 [H, W, 3]: smooth colour fields plus dark outlines, like a simplified mural."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    image = np.stack([
+        120 + 80 * np.sin(xx / 9.0 + seed),
+        110 + 60 * np.cos(yy / 7.0),
+        90 + 50 * np.sin((xx + yy) / 11.0),
+    ], axis=-1)
+    image[(xx + 2 * yy) % 23 == 0] = 30
+    return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+
+
+def tiny_gan(working_size: int = 32):
+    """A MuralXGANRestorer with a random 8-channel generator (random, not zero, heads: it writes its own pixels)."""
+    import torch
+
+    from mural_inpaint.models import ColourConfig, GeneratorConfig, MuralXGAN, MuralXGANConfig
+    from mural_inpaint.restorers.gan import MuralXGANRestorer
+
+    torch.manual_seed(0)
+    config = MuralXGANConfig(generator=GeneratorConfig(channels=8, dilations=(2,)),
+                             colour=ColourConfig(channels=4, dilations=(1,)), working_size=working_size)
+    model = MuralXGAN(config)
+    with torch.no_grad():
+        model.generator.head[-1].weight.normal_(0, 0.1)
+        model.colour.head.weight.normal_(0, 0.1)
+    return MuralXGANRestorer(model, "test", None)
