@@ -50,6 +50,10 @@ class DataConfig:
     crop_size: int = 128
     min_scale: float = 0.6  # random rescale of the source before cropping (more variety of detail size)
     text_dropout: float = 0.2  # fraction of samples trained without text
+    counterfactual: float = 0.0  # fraction of captioned samples whose lost paint is recoloured to another pigment
+    # (train/counterfactual.py), the caption naming it: the text is then the only source of the right colour
+    conservator_captions: float = 0.0  # fraction of captioned samples described by a conservator's short sentence
+    # naming the lost pigment ("The lost paint in the damaged area was malachite green.") instead of the describer's
     workers: int = 1
     images_per_source: int | None = None  # use only the first N images of each source (sorted by name)
     source_weights: list[float] | None = None

@@ -20,6 +20,7 @@ from mural_inpaint.restorers import RESTORERS
 from mural_inpaint.text.captioners import join_scene_and_damage
 from mural_inpaint.text.describer import describe_damage
 from train.config import DataConfig
+from train.counterfactual import conservator_sentence, dominant_pigment, other_pigment, recolour_region
 
 
 def read_holdout(paths: str | Path | list | None) -> set[str]:
@@ -160,11 +161,18 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
         mask = np.ascontiguousarray(mask)
         caption = ""
         if rng.random() >= self.config.text_dropout:
-            given = row.get("caption") or ""
-            if self.config.caption_mode == "damage":  # an expert's description of the mural's own damage
-                caption = given if (given and source == "own") else describe_damage(clean, mask, reference=clean).text
+            counterfactual = rng.random() < self.config.counterfactual
+            if counterfactual:
+                pigment = other_pigment(clean, mask, rng)
+                clean = recolour_region(clean, mask, pigment, rng)
+            if rng.random() < self.config.conservator_captions:
+                held = pigment if counterfactual else dominant_pigment(clean, mask)
+                caption = conservator_sentence(held, rng)
+            elif self.config.caption_mode == "damage" and row.get("caption") and source == "own" and not counterfactual:
+                caption = row["caption"]  # an expert's description of the mural's own damage
             else:
-                caption = join_scene_and_damage(given, describe_damage(clean, mask, reference=clean).text)
+                scene = (row.get("caption") or "") if self.config.caption_mode == "scene" else ""
+                caption = join_scene_and_damage(scene, describe_damage(clean, mask, reference=clean).text)
         coarse = self.coarse.restore_crop(hide_damage(clean, mask), mask)
         return {
             "image": torch.from_numpy(clean).permute(2, 0, 1).float() / 255.0,

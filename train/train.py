@@ -101,19 +101,29 @@ def learning_rate_factor(step: int, config: TrainConfig) -> float:
 
 
 def extended_model(parent: MuralXGAN, changes: dict) -> MuralXGAN:
-    """``parent`` rebuilt with ``changes`` to its config (e.g. added Fourier blocks), every parent weight loaded.
+    """``parent`` rebuilt with ``changes`` to its config, every parent weight loaded.
 
-    Only layers the changes add may be missing from the parent, and they must start as the identity (zero-initialised
-    outputs), so the extended model restores exactly as the parent did before fine-tuning.
+    Changes may add layers (e.g. Fourier blocks) or widen inputs (e.g. the text embedding gains the pigment vector:
+    ``{text_encoder: {pigment_words: true, dim: 393}, generator: {text_dim: 393}}``); a widened weight keeps the
+    parent's values in its leading slice.  Added layers and inputs start at zero where the model's initialisation
+    puts them there (Fourier block outputs, FiLM projections), so the extended model restores as the parent did.
     """
     from train.config import _merged
 
     config = MuralXGANConfig.from_dict(_merged(parent.config.to_dict(), changes))
     model = MuralXGAN(config)
-    unexpected = model.load_state_dict(parent.state_dict(), strict=False).unexpected_keys
-    if unexpected:
-        raise ValueError(f"model_changes remove parent layers ({', '.join(unexpected[:3])}...); only additions "
-                         "are supported when fine-tuning")
+    state = model.state_dict()
+    for name, value in parent.state_dict().items():
+        if name not in state:
+            raise ValueError(f"model_changes remove the parent's layer {name}; only additions are supported")
+        target = state[name]
+        if target.shape == value.shape:
+            state[name] = value
+        elif target.ndim == value.ndim and all(t >= v for t, v in zip(target.shape, value.shape)):
+            target[tuple(slice(0, size) for size in value.shape)] = value
+        else:
+            raise ValueError(f"model_changes shrink {name} from {tuple(value.shape)} to {tuple(target.shape)}")
+    model.load_state_dict(state)
     return model.train()
 
 

@@ -1,0 +1,125 @@
+"""Text that steers (issue 17): pigment words, the pigment-aware encoder, counterfactual samples, widening a trained
+model's text input, and the steering measurement."""
+
+import numpy as np
+import pytest
+import torch
+
+from mural_inpaint.palette import DUNHUANG_PALETTE, classify_pigments
+from mural_inpaint.text.pigment_words import PIGMENT_COUNT, lost_pigments
+from tests.helpers import synthetic_mural
+
+GREEN = [p.name for p in DUNHUANG_PALETTE].index("malachite green")
+RED = [p.name for p in DUNHUANG_PALETTE].index("cinnabar / vermilion red")
+WHITE = [p.name for p in DUNHUANG_PALETTE].index("lead / kaolin white")
+BROWN = [p.name for p in DUNHUANG_PALETTE].index("darkened lead brown-black")
+
+
+def test_lost_pigments_reads_what_the_loss_held_and_ignores_the_surroundings():
+    assert lost_pigments("The lost paint in the damaged area was malachite green.")[GREEN] == 1.0
+    described = ("Damage covers 3.0% of the mural in 1 region, mostly in the centre: large losses. The surrounding "
+                 "paint is lead / kaolin white (60%). The lost area held cinnabar / vermilion red (70%), with some "
+                 "darkened lead brown-black (30%), fine line work.")
+    weights = lost_pigments(described)
+    assert weights[RED] == pytest.approx(0.7) and weights[BROWN] == pytest.approx(0.3)
+    assert weights[WHITE] == 0  # the surroundings are the pixels' business, not the text's
+    assert lost_pigments("Originally vermilion here; the robe was green.")[[RED, GREEN]].tolist() == [0.5, 0.5]
+    assert not lost_pigments("Scene: a bodhisattva in a green robe. Damage covers 2%.").any()
+    assert not lost_pigments("The restored area was covered.").any()  # "red" inside "covered" is not a pigment
+    assert lost_pigments("").shape == (PIGMENT_COUNT,)
+
+
+def test_pigment_aware_encoder_appends_the_named_pigments_and_must_match_the_checkpoint():
+    from mural_inpaint.errors import ModelUnavailableError
+    from mural_inpaint.text.encoders import TextEncoderSpec, check_compatible, get_text_encoder
+
+    spec = TextEncoderSpec(dim=384 + PIGMENT_COUNT, pigment_words=True)
+    encoded = get_text_encoder(spec).encode(["The loss held malachite green.", "The loss held cinnabar."])
+    assert encoded.shape == (2, 384 + PIGMENT_COUNT)
+    assert encoded[0, 384 + GREEN] == 1 and encoded[1, 384 + RED] == 1
+    assert torch.allclose(encoded[:, :384].norm(dim=1), torch.ones(2), atol=1e-5)
+    assert spec.sentence_spec() == TextEncoderSpec()
+    with pytest.raises(ModelUnavailableError, match="pigment words"):
+        check_compatible(spec, TextEncoderSpec())
+
+
+def test_widening_the_text_input_of_a_trained_model_keeps_what_it_restores():
+    from mural_inpaint.models import ColourConfig, GeneratorConfig, MuralXGAN, MuralXGANConfig
+    from train.train import extended_model
+
+    torch.manual_seed(0)
+    parent = MuralXGAN(MuralXGANConfig(generator=GeneratorConfig(channels=8, dilations=(2,), text_dim=16),
+                                       colour=ColourConfig(channels=4, dilations=(1,)),
+                                       text_encoder={"name": "minilm", "dim": 16}))
+    for film in parent.generator.block_film:
+        torch.nn.init.normal_(film.project.weight)  # a trained model listens to its text
+    child = extended_model(parent, {"text_encoder": {"pigment_words": True, "dim": 16 + PIGMENT_COUNT},
+                                    "generator": {"text_dim": 16 + PIGMENT_COUNT}}).eval()
+    parent.eval()
+    image, mask = torch.rand(1, 3, 32, 32), (torch.rand(1, 1, 32, 32) > 0.7).float()
+    text, pigments = torch.randn(1, 16), torch.rand(1, PIGMENT_COUNT)
+    with torch.no_grad():
+        before = parent(image, mask, text, image)
+        after = child(image, mask, torch.cat([text, pigments], dim=1), image)
+    assert torch.allclose(before, after, atol=1e-6)  # the new pigment inputs start with zero weight
+    assert child.text_encoder_spec.pigment_words
+    with pytest.raises(ValueError, match="shrink"):
+        extended_model(child, {"generator": {"text_dim": 8}})
+
+
+def test_recolouring_changes_only_the_loss_and_lands_on_the_pigment():
+    from train.counterfactual import dominant_pigment, other_pigment, recolour_region
+
+    clean = synthetic_mural(64, 64)
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 20:52] = True
+    rng = np.random.default_rng(0)
+    for pigment in range(len(DUNHUANG_PALETTE)):
+        recoloured = recolour_region(clean, mask, pigment, rng)
+        assert np.array_equal(recoloured[~mask], clean[~mask])
+        assert dominant_pigment(recoloured, mask) == pigment
+        shares = np.bincount(classify_pigments(recoloured[mask]), minlength=len(DUNHUANG_PALETTE))
+        assert shares[pigment] / mask.sum() > 0.3  # outlines keep their darkness, so not every pixel
+    lightness = recolour_region(clean, mask, GREEN, rng)[mask].astype(float).mean(axis=1)
+    assert lightness.std() > 3  # the region keeps its texture, it is not a flat swatch
+    assert all(other_pigment(clean, mask, np.random.default_rng(s)) != dominant_pigment(clean, mask)
+               for s in range(20))
+
+
+def test_counterfactual_samples_name_the_pigment_their_target_holds(tmp_path):
+    from mural_inpaint.imaging import save_png
+    from train.config import DataConfig
+    from train.counterfactual import dominant_pigment
+    from train.data import DamageSynthesisDataset, load_training_dataset
+
+    save_png(synthetic_mural(96, 96), tmp_path / "images" / "a.png")
+    config = DataConfig(sources=[str(tmp_path / "images")], crop_size=64, mask_sources={"large": 1.0},
+                        text_dropout=0.0, counterfactual=1.0, conservator_captions=1.0)
+    samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
+    held = set()
+    for _ in range(6):
+        item = samples[0]
+        target = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        mask = item["mask"][0].numpy() > 0
+        named = int(np.argmax(lost_pigments(item["caption"])))
+        assert dominant_pigment(target, mask) == named, item["caption"]
+        held.add(named)
+    assert len(held) > 1  # different samples are recoloured to different pigments
+
+
+def test_steering_measurement_on_a_tiny_model():
+    from evaluation.cases import make_case
+    from evaluation.steering import pigment_distances, steering
+    from mural_inpaint.masks import synthesize_damage
+    from mural_inpaint.palette import srgb_to_lab
+    from mural_inpaint.pipeline import RestorationPipeline
+    from tests.helpers import tiny_gan
+
+    for index, pigment in enumerate(DUNHUANG_PALETTE):  # each anchor is at distance 0 from its own pigment
+        assert pigment_distances(srgb_to_lab(np.array(pigment.anchors_srgb[0], np.uint8)))[index] == pytest.approx(0)
+    cases = [make_case(f"c{i}", synthetic_mural(64, 64, seed=i),
+                       synthesize_damage(64, 64, "large", np.random.default_rng(i))) for i in range(2)]
+    result = steering(RestorationPipeline(tiny_gan(), captioner="describer"), cases)
+    matrix = np.array(result["matrix"])
+    assert matrix.shape == (PIGMENT_COUNT, PIGMENT_COUNT) and np.allclose(matrix.sum(axis=1), 1.0)
+    assert result["green_vs_red"]["cases"] == 2 and len(result["per_case"]) == 2
