@@ -10,6 +10,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 if __name__ == "__main__":
-    from mural_inpaint.app.server import serve
+    from mural_inpaint.app.server import main
 
-    serve()
+    raise SystemExit(main())

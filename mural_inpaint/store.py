@@ -9,6 +9,11 @@ Rules the schema enforces:
 - logins are server-side session records: logout and expiry end them, whatever copies of the cookie exist;
 - WAL mode and a busy timeout, so many raters voting at once lose nothing.
 
+Schema versions: the file records its version (``meta.schema_version``); an older file is migrated one version at a
+time (:data:`MIGRATIONS`, a copy of it kept as ``<name>.schema<N>.bak`` first); a file that cannot be opened, of
+another schema or of a newer version raises :class:`StoreError` (one line naming the file and what to do) before
+anything is written to it.
+
 Database path: ``MURALXGAN_DB`` or ``muralxgan.db`` in the working folder.  Each thread gets its own connection.
 """
 
@@ -29,9 +34,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from mural_inpaint.errors import InputError
+from mural_inpaint.errors import InputError, MuralXGANError
 
-SCHEMA_VERSION = 2  # 2: pairs.skipped_at, skips, sessions (added to older files in place)
+#: The schema this code writes; older files are migrated (:data:`MIGRATIONS`), newer ones refused.
+SCHEMA_VERSION = 2  # 1: the study; 2: pairs.skipped_at, skips, sessions
 OUTCOMES = ("left", "right", "tie", "both_bad")
 DECISIONS = ("approved", "rejected")
 
@@ -55,12 +61,112 @@ class IssuedPair:
     reissued: bool = False  # the rater's open pair, shown again
 
 
+class StoreError(MuralXGANError):
+    """The database file cannot be used (unreadable, another schema, a newer version): one line naming the file and
+    what to do; the app stops with it instead of a traceback."""
+
+
+#: Columns of every table at each schema version: what a file claiming that version must hold.
+_V1_TABLES = {
+    "meta": {"key", "value"},
+    "raters": {"name", "first_seen", "is_admin"},
+    "items": {"id", "name", "width", "height", "image_path", "mask_path", "source", "created_at"},
+    "captions": {"id", "item_id", "captioner", "text", "created_at"},
+    "caption_reviews": {"id", "item_id", "caption_id", "reviewer", "draft", "final_text", "decision", "created_at"},
+    "candidates": {"id", "item_id", "system", "image_path", "provenance", "created_at"},
+    "pairs": {"id", "item_id", "left_id", "right_id", "rater", "issued_at", "voted_at"},
+    "votes": {"id", "pair_id", "rater", "item_id", "left_system", "right_system", "outcome", "left_score",
+              "right_score", "comment", "created_at"},
+}
+SCHEMA_TABLES = {
+    1: _V1_TABLES,
+    2: _V1_TABLES | {"pairs": _V1_TABLES["pairs"] | {"skipped_at"},
+                     "skips": {"id", "pair_id", "rater", "item_id", "reason", "detail", "created_at"},
+                     "sessions": {"id", "name", "created_at", "expires_at", "revoked_at"}},
+}
+
+
+def _schema_1(db: Database) -> None:
+    """The first schema: murals, captions, append-only reviews, candidates, pairs, votes, raters."""
+    db["raters"].create({"name": str, "first_seen": str, "is_admin": int}, pk="name", if_not_exists=True)
+    db["items"].create({"id": str, "name": str, "width": int, "height": int, "image_path": str,
+                        "mask_path": str, "source": str, "created_at": str}, pk="id", if_not_exists=True)
+    db["captions"].create({"id": int, "item_id": str, "captioner": str, "text": str, "created_at": str},
+                          pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
+    db["caption_reviews"].create(
+        {"id": int, "item_id": str, "caption_id": int, "reviewer": str, "draft": str, "final_text": str,
+         "decision": str, "created_at": str},
+        pk="id", foreign_keys=[("item_id", "items", "id"), ("caption_id", "captions", "id")], if_not_exists=True)
+    db["candidates"].create({"id": str, "item_id": str, "system": str, "image_path": str, "provenance": str,
+                             "created_at": str}, pk="id", foreign_keys=[("item_id", "items", "id")],
+                            if_not_exists=True)
+    db["pairs"].create({"id": str, "item_id": str, "left_id": str, "right_id": str, "rater": str,
+                        "issued_at": str, "voted_at": str},
+                       pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
+    db["votes"].create(
+        {"id": int, "pair_id": str, "rater": str, "item_id": str, "left_system": str, "right_system": str,
+         "outcome": str, "left_score": int, "right_score": int, "comment": str, "created_at": str},
+        pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
+    db["candidates"].create_index(["item_id", "system"], unique=True, if_not_exists=True)
+    db["votes"].create_index(["pair_id"], unique=True, if_not_exists=True)
+    db["caption_reviews"].create_index(["item_id", "created_at"], if_not_exists=True)
+
+
+def _schema_2(db: Database) -> None:
+    """Pairs answered by a vote or a capped skip; server-side login sessions."""
+    if "skipped_at" not in db["pairs"].columns_dict:
+        db["pairs"].add_column("skipped_at", str)
+    db["skips"].create({"id": int, "pair_id": str, "rater": str, "item_id": str, "reason": str, "detail": str,
+                        "created_at": str}, pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
+    db["sessions"].create({"id": str, "name": str, "created_at": str, "expires_at": float, "revoked_at": str},
+                          pk="id", if_not_exists=True)
+    db["pairs"].create_index(["rater"], if_not_exists=True)
+    db["skips"].create_index(["rater"], if_not_exists=True)
+    db["skips"].create_index(["pair_id"], unique=True, if_not_exists=True)
+
+
+#: Migration to each version from the one before; a file is brought up one step at a time, each step one transaction.
+MIGRATIONS = {1: _schema_1, 2: _schema_2}
+assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1)) == sorted(SCHEMA_TABLES)
+
+_WHAT_TO_DO = "point MURALXGAN_DB at another file, or move this one away to start an empty study"
+
+
+def _open_failure(path: Path, error: BaseException) -> StoreError:
+    """One line for a database file that cannot be opened or written, naming it and what to do."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered or isinstance(error, PermissionError):
+        return StoreError(f"{path}: the database cannot be written ({text}); give the app write access to the file "
+                          "and its folder, or point MURALXGAN_DB at a writable location.")
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return StoreError(f"{path}: not a readable SQLite database ({text}); restore it from a backup "
+                          f"(MURALXGAN_BACKUP_REPO or MURALXGAN_BACKUP_DIR), or {_WHAT_TO_DO}.")
+    return StoreError(f"{path}: the database cannot be opened ({text}); check that the path is reachable and "
+                      "writable, or point MURALXGAN_DB elsewhere.")
+
+
 class Store:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self.migrate()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise StoreError(f"{self.path}: is a folder, not a database file; point MURALXGAN_DB at a file.")
+            self.migrate()
+        except StoreError:
+            self._close()
+            raise
+        except (sqlite3.Error, OSError) as error:
+            self._close()
+            raise _open_failure(self.path, error) from None
+
+    def _close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
 
     @property
     def db(self) -> Database:
@@ -90,47 +196,63 @@ class Store:
             raise
         db.execute("COMMIT")
 
-    def migrate(self) -> None:
-        """Create missing tables and indexes; record the schema version (idempotent)."""
+    def schema_version(self) -> int:
+        """The version recorded in the file: 0 for a new (empty) file.
+
+        Raises :class:`StoreError` for a file of another schema: tables but no MuralXGAN version, an unreadable
+        version, or tables and columns that version must have missing.
+        """
         db = self.db
+        tables = set(db.table_names())
+        if not tables:
+            return 0
+        rows = (list(db.query("SELECT value FROM meta WHERE key = 'schema_version'"))
+                if "meta" in tables and {"key", "value"} <= set(db["meta"].columns_dict) else [])
+        if not rows:
+            shown = ", ".join(sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "")
+            raise StoreError(f"{self.path}: not a MuralXGAN database (it holds tables {shown} and no MuralXGAN "
+                             f"schema version); {_WHAT_TO_DO}.")
+        try:
+            version = int(rows[0]["value"])
+        except (TypeError, ValueError):
+            raise StoreError(f"{self.path}: unreadable MuralXGAN schema version {rows[0]['value']!r}; "
+                             f"{_WHAT_TO_DO}.") from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer MuralXGAN (database schema {version}; this version "
+                             f"reads schema {SCHEMA_VERSION} and older); upgrade MuralXGAN to open it, or "
+                             f"{_WHAT_TO_DO}. The file was left untouched.")
+        if version < 1:
+            raise StoreError(f"{self.path}: unknown MuralXGAN schema version {version}; {_WHAT_TO_DO}.")
+        for table, columns in SCHEMA_TABLES[version].items():
+            missing = sorted(columns - set(db[table].columns_dict)) if table in tables else None
+            if missing is None or missing:
+                what = f"no table {table}" if missing is None else f"table {table} lacks {', '.join(missing)}"
+                raise StoreError(f"{self.path}: not the MuralXGAN schema {version} it claims to be ({what}); "
+                                 f"restore it from a backup, or {_WHAT_TO_DO}.")
+        return version
+
+    def migrate(self) -> int:
+        """Check the file's schema and bring it up to :data:`SCHEMA_VERSION`, one migration per transaction;
+        returns the version found.
+
+        A file of another schema or of a newer version raises :class:`StoreError` before anything is written.  An
+        existing study is copied to ``<name>.schema<N>.bak`` (SQLite online backup) before its first migration.
+        """
+        found = self.schema_version()  # read-only: nothing is written to a file that is not ours
+        db = self.db
+        if found and found < SCHEMA_VERSION:
+            self.snapshot(self.path.with_name(f"{self.path.name}.schema{found}.bak"))
         if db.journal_mode != "wal":
             db.enable_wal()
-        with self.writing():
-            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-            db["raters"].create({"name": str, "first_seen": str, "is_admin": int}, pk="name", if_not_exists=True)
-            db["items"].create({"id": str, "name": str, "width": int, "height": int, "image_path": str,
-                                "mask_path": str, "source": str, "created_at": str}, pk="id", if_not_exists=True)
-            db["captions"].create({"id": int, "item_id": str, "captioner": str, "text": str, "created_at": str},
-                                  pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
-            db["caption_reviews"].create(
-                {"id": int, "item_id": str, "caption_id": int, "reviewer": str, "draft": str, "final_text": str,
-                 "decision": str, "created_at": str},
-                pk="id", foreign_keys=[("item_id", "items", "id"), ("caption_id", "captions", "id")],
-                if_not_exists=True)
-            db["candidates"].create({"id": str, "item_id": str, "system": str, "image_path": str,
-                                     "provenance": str, "created_at": str},
-                                    pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
-            db["pairs"].create({"id": str, "item_id": str, "left_id": str, "right_id": str, "rater": str,
-                                "issued_at": str, "voted_at": str},
-                               pk="id", foreign_keys=[("item_id", "items", "id")], if_not_exists=True)
-            db["votes"].create(
-                {"id": int, "pair_id": str, "rater": str, "item_id": str, "left_system": str, "right_system": str,
-                 "outcome": str, "left_score": int, "right_score": int, "comment": str, "created_at": str},
-                pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
-            if "skipped_at" not in db["pairs"].columns_dict:  # databases written before schema 2
-                db["pairs"].add_column("skipped_at", str)
-            db["skips"].create({"id": int, "pair_id": str, "rater": str, "item_id": str, "reason": str,
-                                "detail": str, "created_at": str},
-                               pk="id", foreign_keys=[("pair_id", "pairs", "id")], if_not_exists=True)
-            db["sessions"].create({"id": str, "name": str, "created_at": str, "expires_at": float,
-                                   "revoked_at": str}, pk="id", if_not_exists=True)
-            db["candidates"].create_index(["item_id", "system"], unique=True, if_not_exists=True)
-            db["pairs"].create_index(["rater"], if_not_exists=True)
-            db["skips"].create_index(["rater"], if_not_exists=True)
-            db["skips"].create_index(["pair_id"], unique=True, if_not_exists=True)
-            db["votes"].create_index(["pair_id"], unique=True, if_not_exists=True)
-            db["caption_reviews"].create_index(["item_id", "created_at"], if_not_exists=True)
-            db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            with self.writing():
+                if version == 1:
+                    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+                MIGRATIONS[version](db)
+                db["meta"].upsert({"key": "schema_version", "value": str(version)}, pk="key")
+        with self.writing():  # a read-only file fails here, at start, not at the first vote
+            db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+        return found
 
     # ----------------------------------------------------------------------------------------------- raters, items
     def touch_rater(self, name: str, is_admin: bool = False) -> None:

@@ -7,8 +7,10 @@ Host and port come from ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (what Sp
 from __future__ import annotations
 
 import os
+import sys
 
 from mural_inpaint.app.context import AppContext, create_context
+from mural_inpaint.errors import MuralXGANError
 
 
 def create_server(context: AppContext | None = None):
@@ -44,6 +46,18 @@ def serve(context: AppContext | None = None, host: str | None = None, port: int 
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     finally:
         context.close()
+
+
+def main() -> int:
+    """``python app.py``: serve until interrupted; a configuration or database problem found at start (a database
+    that cannot be opened, of another schema or of a newer version, a bad setting) is one line on stderr and exit
+    code 2, never a traceback."""
+    try:
+        serve()
+    except MuralXGANError as error:
+        print(f"muralxgan: {error}", file=sys.stderr, flush=True)
+        return 2
+    return 0
 
 
 class BackgroundServer:
