@@ -50,6 +50,24 @@ class ColourConfig:
 
 
 @dataclass
+class TextureConfig:
+    """Texture stage for sizeable losses: detail transferred from a classical texture-extrapolating fill.
+
+    A pixel-loss generator paints the colour and the broad forms of a large loss well but smoothly.  Frequency
+    Selective Reconstruction (``method: fsr``) carries the surrounding brushwork, grain and edges into the hole.  The
+    stage adds that fill's detail (the fill minus its Gaussian blur of ``sigma`` px) to the generator's output where
+    the damage is deep: full ``strength`` at ``depth_full`` px from the nearest intact paint, nothing within
+    ``depth_from`` px (thin cracks and the rims of losses keep the generator's pixels).  ``method: none`` turns it off.
+    """
+
+    method: str = "none"
+    sigma: float = 2.0
+    depth_from: float = 4.0
+    depth_full: float = 12.0
+    strength: float = 1.0
+
+
+@dataclass
 class DiscriminatorConfig:
     """Spectral-norm PatchGAN on image + mask."""
 
@@ -67,6 +85,7 @@ class MuralXGANConfig:
     text_encoder: dict = field(default_factory=lambda: dict(_DEFAULT_TEXT_ENCODER))
     coarse_fill: str = "telea"  # classical restorer giving the generator's starting point
     working_size: int = 256  # crops are restored at most this many pixels on their longer side
+    texture: TextureConfig = field(default_factory=TextureConfig)
     training: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -74,6 +93,8 @@ class MuralXGANConfig:
             self.generator = _from_dict(GeneratorConfig, self.generator)
         if isinstance(self.colour, dict):
             self.colour = _from_dict(ColourConfig, self.colour)
+        if isinstance(self.texture, dict):
+            self.texture = _from_dict(TextureConfig, self.texture)
 
     @classmethod
     def from_dict(cls, data: dict) -> MuralXGANConfig:

@@ -53,6 +53,8 @@ class MuralXGANRestorer(Restorer):
         # overlap between windows (2.25x fewer pixels for a 512 px crop) and scored higher on held-out crops
         self.tile_side = 2 * self.max_side
         self.coarse = RESTORERS.create(model.config.coarse_fill)
+        texture = model.config.texture
+        self.texture_source = None if texture.method == "none" else RESTORERS.create(texture.method)
         self.use_colour_net = True
         self._torch = torch
 
@@ -74,12 +76,20 @@ class MuralXGANRestorer(Restorer):
         with torch.inference_mode():
             out = self.model(laid_out(image_to_tensor(image)), laid_out(mask_to_tensor(mask)), embedding,
                              laid_out(image_to_tensor(coarse)), use_colour_net=self.use_colour_net)
-        return tensor_to_image(out)[:height, :width]
+        restored = tensor_to_image(out)[:height, :width]
+        if self.texture_source is None:
+            return restored
+        from mural_inpaint.restorers.texture import add_texture
+
+        return add_texture(restored, image[:height, :width], mask[:height, :width], self.texture_source,
+                           self.model.config.texture)
 
     def provenance(self) -> dict:
+        from dataclasses import asdict
+
         return {"restorer": self.name, "checkpoint": self.source, "revision": self.revision,
                 "text_encoder": self.text_encoder_spec.to_dict(), "working_size": self.max_side,
-                "colour_correction": self.use_colour_net}
+                "colour_correction": self.use_colour_net, "texture": asdict(self.model.config.texture)}
 
 
 @RESTORERS.register("muralxgan", "text-guided GAN generator + colour correction (needs a trained checkpoint)")
