@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +81,8 @@ def open_pil(source: ImageSource, *, name: str | None = None, max_pixels: int | 
             raise InputError(f"{label}: file not found ({path}).")
         if path.is_dir():
             raise InputError(f"{label}: is a folder, not an image file.")
+        if path.stat().st_size == 0:
+            raise InputError(f"{label}: the file is empty.")
         fp: io.IOBase | Path = path
     elif isinstance(source, (bytes, bytearray)):
         if not source:
@@ -116,9 +119,13 @@ def open_pil(source: ImageSource, *, name: str | None = None, max_pixels: int | 
         return image
 
 
+_PATH = re.compile(r"""(?:[A-Za-z]:)?[\\/][^\s'"]*[\\/][^\s'"]*""")
+
+
 def _first_line(exc: BaseException) -> str:
+    """The first line of a decoder's message, with any file path in it left out (uploads live in server folders)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return _PATH.sub("<file>", text[0]) if text else type(exc).__name__
 
 
 def _scale_high_bit_depth(values: np.ndarray) -> np.ndarray:

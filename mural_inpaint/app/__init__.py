@@ -16,6 +16,7 @@ def build_app(context=None):
     from mural_inpaint.app.leaderboard_tab import build_leaderboard_tab
     from mural_inpaint.app.restore_tab import build_restore_tab
     from mural_inpaint.app.review_tab import build_review_tab
+    from mural_inpaint.app.served import delete_cache_setting
 
     context = context or create_context()
     settings = context.settings
@@ -33,7 +34,8 @@ def build_app(context=None):
         return ("Not signed in. Reviewing and voting need a login: start the app with MURALXGAN_LOGINS "
                 "(name:password,...) or MURALXGAN_LOGINS_FILE." + notes)
 
-    with gr.Blocks(title="MuralXGAN: mural restoration") as demo:
+    # Gradio's copies of what it sent (and of uploads) are deleted once older than MURALXGAN_CACHE_MINUTES
+    with gr.Blocks(title="MuralXGAN: mural restoration", delete_cache=delete_cache_setting()) as demo:
         with gr.Row():
             gr.Markdown("# MuralXGAN\nText-guided restoration of damaged Dunhuang murals. Known paint is never "
                         "altered: only the pixels you mark as damaged are filled.")

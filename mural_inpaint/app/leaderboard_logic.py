@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mural_inpaint.app.context import AppContext
+from mural_inpaint.app.served import scratch_folder
 from mural_inpaint.errors import InputError
 from mural_inpaint.exports import export_skips, export_votes
 from mural_inpaint.ratings import Vote, canonical, cohen_kappa, fleiss_kappa, leaderboard, win_rate_matrix
@@ -72,7 +72,7 @@ def export_all_votes(context: AppContext, user: str) -> list[Path]:
     """Every vote with the systems revealed, CSV and JSONL, and every skip, CSV; admins only."""
     if not context.is_admin(user):
         raise InputError("Only admins can export votes (names listed in MURALXGAN_ADMINS).")
-    folder = tempfile.mkdtemp(prefix="muralxgan-votes-")
+    folder = scratch_folder("votes-")
     return [*export_votes(context.store, folder), export_skips(context.store, folder)]
 
 

@@ -3,39 +3,31 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mural_inpaint.app.catalogue import add_candidate_file, add_mural
 from mural_inpaint.app.context import AppContext, pipeline_for, shared_captioner
+from mural_inpaint.app.served import scratch_folder
+from mural_inpaint.app.uploads import load_photo, load_uploaded_mask, painted_mask
 from mural_inpaint.errors import InputError
-from mural_inpaint.imaging import load_image, load_mask, save_png
+from mural_inpaint.imaging import save_png
 from mural_inpaint.pipeline import RestorationResult, describe
 
 
 def image_and_mask(editor_value: dict | None, mask_file: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Gradio ImageEditor value (+ optional uploaded mask file) -> uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask.
+    """Photo editor value (+ optional uploaded mask file) -> uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask.
 
-    Painted strokes on any layer (opaque pixels) mark damage; an uploaded mask replaces them.
+    The photo and the mask are read by the command line's loader (:mod:`mural_inpaint.app.uploads`), from the
+    uploaded files themselves; painted strokes on any layer (opaque pixels) mark damage; an uploaded mask replaces
+    them.
     """
-    background = (editor_value or {}).get("background")
-    if background is None:
-        raise InputError("Upload a mural photo first.")
-    image = load_image(np.asarray(background), name="uploaded photo")
+    value = editor_value or {}
+    image = load_photo(value.get("background"))
     if mask_file:
-        return image, load_mask(mask_file, expected_size=image.shape[:2])
-    mask = np.zeros(image.shape[:2], bool)
-    for layer in (editor_value or {}).get("layers") or []:
-        layer = np.asarray(layer)
-        if layer.ndim == 3 and layer.shape[2] == 4:
-            painted = layer[..., 3] > 0
-            if painted.shape != mask.shape:
-                import cv2
-
-                painted = cv2.resize(painted.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-            mask |= painted
+        return image, load_uploaded_mask(mask_file, image.shape[:2])
+    mask = painted_mask(value.get("layers"), image.shape[:2])
     if not mask.any():
         raise InputError("No damage is marked: paint over the damaged areas or upload a mask.")
     return image, mask
@@ -51,7 +43,7 @@ def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: 
     """Run the pipeline; write restored PNG, mask PNG and provenance JSON to a fresh temporary folder."""
     image, mask = image_and_mask(editor_value, mask_file)
     result = pipeline_for(restorer).restore(image, mask, caption=(caption or "").strip() or None)
-    folder = Path(tempfile.mkdtemp(prefix="muralxgan-"))
+    folder = scratch_folder("restore-")
     files = {
         "restored": save_png(result.image, folder / "restored.png"),
         "mask": save_png(result.mask, folder / "mask.png"),

@@ -6,6 +6,7 @@ import gradio as gr
 
 from mural_inpaint.app.auth import current_user
 from mural_inpaint.app.context import AppContext
+from mural_inpaint.app.photo_editor import photo_editor
 from mural_inpaint.app.restore_logic import describe_damage_text, joins_study, remember_restoration, restore_to_files
 from mural_inpaint.errors import MuralXGANError
 from mural_inpaint.pipeline import default_restorer_name
@@ -54,7 +55,7 @@ def build_restore_tab(context: AppContext) -> None:
 
     with gr.Row():
         with gr.Column():
-            editor = gr.ImageEditor(label="Mural photo: paint over the damage", type="numpy", format="png",
+            editor = photo_editor(label="Mural photo: paint over the damage", type="filepath", format="png",
                                     brush=gr.Brush(colors=["#ff00ff"], default_size=12, color_mode="fixed"),
                                     layers=False, sources=["upload", "clipboard"])
             mask_file = gr.File(label="...or upload a damage mask (white = damage)", file_types=["image"],

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from mural_inpaint.app.catalogue import damage_view
 from mural_inpaint.app.context import AppContext
-from mural_inpaint.app.served import serve_copy
+from mural_inpaint.app.served import scratch_folder, serve_copy
 from mural_inpaint.errors import InputError
 from mural_inpaint.exports import export_captions_dataset, export_captions_jsonl
 
@@ -77,7 +76,7 @@ def export_reviewed(context: AppContext, user: str) -> tuple[list[Path], str]:
     """Approved captions as JSONL plus a zipped ``datasets`` folder; pushed to the Hub when configured."""
     if not user:
         raise InputError("Sign in to export reviewed descriptions.")
-    folder = Path(tempfile.mkdtemp(prefix="muralxgan-captions-"))
+    folder = scratch_folder("captions-")
     jsonl = export_captions_jsonl(context.store, folder / "reviewed-captions.jsonl")
     repo = context.settings.captions_repo if os.environ.get("HF_TOKEN") else None
     try:

@@ -17,6 +17,7 @@ recognise a candidate shown again, as one with a good memory can.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -31,22 +32,76 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mural_inpaint.errors import InputError
+
 _SERVED = Path(tempfile.mkdtemp(prefix="muralxgan-served-"))
-_SERVED_MAX_AGE_S = 3600.0
-_served_count = 0
+_SCRATCH = Path(tempfile.mkdtemp(prefix="muralxgan-scratch-"))
+_PRUNE_EVERY_S = 60.0
+_last_prune = 0.0
 
 PAD_CHUNK = b"mxPd"  # ancillary (m), private (x), reserved bit clear (P), safe to copy (d)
 NONCE_BYTES = 16
 _CHUNK_OVERHEAD = 12  # length, type, CRC
 SIZE_STEP = 1024  # padded sizes are rounded up to this
+DEFAULT_CACHE_MINUTES = 60.0
 
 
-def prune_served() -> None:
-    """Drop served copies older than an hour (Gradio keeps its own copy of what it sent)."""
-    cutoff = time.time() - _SERVED_MAX_AGE_S
+def cache_minutes() -> float:
+    """How long files sent to browsers and downloads are kept (``MURALXGAN_CACHE_MINUTES``, default 60)."""
+    raw = os.environ.get("MURALXGAN_CACHE_MINUTES", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_CACHE_MINUTES
+    except ValueError:
+        raise InputError(f"MURALXGAN_CACHE_MINUTES must be a number of minutes, not {raw!r}.") from None
+    if value <= 0:
+        raise InputError("MURALXGAN_CACHE_MINUTES must be more than 0.")
+    return value
+
+
+def delete_cache_setting() -> tuple[int, int]:
+    """``gr.Blocks(delete_cache=(every, age))`` in seconds: Gradio's copies of what was sent are deleted once older
+    than the cache time, checked six times per cache time (at most every 10 minutes, at least every second)."""
+    age = max(1, round(cache_minutes() * 60))
+    return max(1, min(600, age // 6)), age
+
+
+def prune_served(now: float | None = None) -> int:
+    """Drop served copies (Gradio keeps its own copy of what it sent) and scratch folders (restorations to download,
+    exports) older than the cache time; returns how many were removed."""
+    import shutil
+
+    cutoff = (time.time() if now is None else now) - cache_minutes() * 60
+    removed = 0
     for old in _SERVED.glob("*.png"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+                removed += 1
+    for old in _SCRATCH.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def _prune_now_and_then() -> None:
+    global _last_prune
+    if time.monotonic() - _last_prune >= _PRUNE_EVERY_S:
+        _last_prune = time.monotonic()
+        prune_served()
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A fresh folder for files handed to one visitor (downloads, exports), removed after the cache time."""
+    _prune_now_and_then()
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=_SCRATCH))
+
+
+def disk_usage() -> dict[str, int]:
+    """Bytes and files now held in the served-copies and scratch folders (for storage figures)."""
+    files = [p for root in (_SERVED, _SCRATCH) for p in root.rglob("*") if p.is_file()]
+    return {"bytes": sum(p.stat().st_size for p in files), "files": len(files)}
 
 
 def encode_png(image: np.ndarray | str | os.PathLike) -> bytes:
@@ -120,10 +175,7 @@ def encoded_size(path: str) -> int:
 
 def _write_showing(contents: Sequence[bytes]) -> list[str]:
     """Write each content under a fresh random name; all files of one showing get one modification time."""
-    global _served_count
-    _served_count += len(contents)
-    if _served_count % 300 < len(contents):
-        prune_served()
+    _prune_now_and_then()
     stamp = time.time_ns()
     paths = []
     for content in contents:
