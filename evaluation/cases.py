@@ -41,6 +41,7 @@ class Case:
     image: np.ndarray  # uint8 [H, W, 3], damaged
     mask: np.ndarray  # bool [H, W], True = hole
     reference: np.ndarray  # uint8 [H, W, 3], clean
+    protocol: str = "own"  # the mask protocol that made ``mask`` (own / bank / large)
 
     @property
     def hole_percent(self) -> float:
@@ -220,6 +221,7 @@ def load_cases(data: str | os.PathLike, masks: str = "own", seed: int = 0, limit
 
             mask = synthesize_damage(*reference.shape[:2], "large", np.random.default_rng([seed, index]))
         cases.append(make_case(names[index], reference, mask))
+        cases[-1].protocol = masks.split(":")[0]
     if not cases:
         raise InputError(f"{data}: no cases left to benchmark (check --holdout and --limit).")
     return cases

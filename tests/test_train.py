@@ -17,8 +17,9 @@ from mural_inpaint.models import load_muralxgan
 from tests.helpers import ROOT, synthetic_mural
 from train import losses
 from train.config import DataConfig, TrainConfig
-from train.data import DamageSynthesisDataset, load_training_dataset, validation_cases
+from train.data import DamageSynthesisDataset, load_training_dataset
 from train.train import learning_rate_factor
+from train.validation import validation_cases
 
 
 def write_pairs(folder, stems, image_dir="gt", mask_dir="mask", size=48):

@@ -5,7 +5,6 @@ A plain folder of clean images has no masks: its damage is always synthesised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,15 +22,13 @@ from train.config import DataConfig
 from train.counterfactual import conservator_sentence, dominant_pigment, other_pigment, recolour_region
 
 
-def read_holdout(paths: str | Path | list | None) -> set[str]:
-    """Stems listed one per line (``#`` comments allowed) in one file or several; empty set for none."""
+def held_out_stems(paths: str | Path | list | None) -> set[str]:
+    """The stems listed in one holdout file or several (see :func:`evaluation.cases.read_holdout`)."""
+    from evaluation.cases import read_holdout
+
     if not paths:
         return set()
-    stems = set()
-    for path in [paths] if isinstance(paths, str | Path) else paths:
-        lines = Path(path).read_text().splitlines()
-        stems |= {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
-    return stems
+    return set().union(*(read_holdout(path) for path in ([paths] if isinstance(paths, str | Path) else paths)))
 
 
 def load_training_dataset(config: DataConfig):
@@ -41,7 +38,7 @@ def load_training_dataset(config: DataConfig):
     """
     import datasets
 
-    holdout = read_holdout(config.holdout)
+    holdout = held_out_stems(config.holdout)
     columns = Columns(config.image_column, config.mask_column, config.caption_column, config.split)
     if config.source_weights is not None and len(config.source_weights) != len(config.sources):
         raise InputError(f"data.source_weights has {len(config.source_weights)} weights for "
@@ -180,30 +177,3 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
             "coarse": torch.from_numpy(coarse).permute(2, 0, 1).float() / 255.0,
             "caption": caption,
         }
-
-
-@dataclass
-class ValidationCase:
-    name: str
-    clean: np.ndarray  # uint8 [H, W, 3]
-    mask: np.ndarray  # bool [H, W]
-    caption: str  # expert caption: the describer with the clean reference
-    protocol: str = "own"  # the benchmark's name of the mask protocol
-
-
-def validation_cases(folder: str | Path | None, stems: str | Path | None, limit: int | None = None,
-                     masks: list[str] | tuple[str, ...] = ("own",), seed: int = 0) -> list[ValidationCase]:
-    """The ``gt/``+``mask/`` pairs of ``folder`` named in the ``stems`` file (every pair when None), once per mask
-    protocol in ``masks``, built exactly as the benchmark builds its cases (:func:`evaluation.cases.load_cases`)."""
-    if not folder:
-        return []
-    from evaluation.cases import load_cases
-
-    cases = []
-    for protocol in masks:
-        for case in load_cases(folder, masks=protocol, seed=seed, limit=limit, holdout=stems):
-            caption = describe_damage(case.reference, case.mask, reference=case.reference).text
-            label = protocol.split(":")[0]
-            cases.append(ValidationCase(f"{case.name}-{label}" if len(masks) > 1 else case.name, case.reference,
-                                        case.mask, caption, label))
-    return cases

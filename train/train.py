@@ -4,8 +4,12 @@
     accelerate launch --num_processes 2 -m train.train --config ...        # data-parallel, CPU or GPUs
 
 Runs on ``accelerate`` (one or many processes, CPU or GPU, mixed precision from the config), logs CSV and
-TensorBoard, validates hole PSNR on held-out murals through the same restoration pipeline the app uses, writes
-sample grids, saves a resumable state and an exported checkpoint (``model/``, the best one in ``best/``).
+TensorBoard, validates on held-out murals through the same restoration pipeline and scoring as the benchmark
+(:mod:`train.validation`), writes sample grids, saves a resumable state and an exported checkpoint (``model/``, the
+best one by ``select_on`` in ``best/``).
+
+The loop is four named steps: :func:`setup_run` (models, data, optimisers, resume), :func:`gan_step` (one generator
+and discriminator update), :func:`validate_and_export` and :func:`save_progress`.
 """
 
 from __future__ import annotations
@@ -16,80 +20,25 @@ import json
 import math
 import platform
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from mural_inpaint.imaging import hide_damage
 from mural_inpaint.masks import MaskBank
-from mural_inpaint.metrics import psnr
 from mural_inpaint.models import MuralXGAN, PatchDiscriminator
 from mural_inpaint.models.config import MuralXGANConfig
-from mural_inpaint.pipeline import RestorationPipeline
-from mural_inpaint.restorers.gan import MuralXGANRestorer
 from mural_inpaint.text.encoders import get_text_encoder
 from train import losses
 from train.config import TrainConfig
-from train.data import (
-    DamageSynthesisDataset,
-    ValidationCase,
-    load_training_dataset,
-    own_mask_pool,
-    sampling_weights,
-    validation_cases,
-)
-from train.grids import save_sample_grid
+from train.data import DamageSynthesisDataset, load_training_dataset, own_mask_pool, sampling_weights
+from train.validation import classical_scores, expert_captions, validate, validation_cases
 
 LOG_COLUMNS = ["step", "elapsed_s", "images_per_s", "lr", "loss_g", "l1_hole", "l1_valid", "mse_hole", "perceptual",
                "colour", "adversarial", "feature_matching", "loss_d", "val_hole_psnr", "val_box_lpips", "val_score",
                "val_hole_psnr_raw"]
-
-
-def restore_cases(restorer, cases: list[ValidationCase], with_text: bool, box_lpips: bool = False
-                  ) -> tuple[list[np.ndarray], dict[str, float]]:
-    """Restore the hidden holes of ``cases`` through :class:`RestorationPipeline` -> (images, scores).
-
-    Scores: ``hole_psnr`` (mean over cases), and with ``box_lpips`` the mean hole-box LPIPS and the ``balanced``
-    selection score (hole PSNR + hole-box LPIPS in dB, see :attr:`TrainConfig.select_on`).
-    """
-    pipeline = RestorationPipeline(restorer, captioner="describer")
-    restored = [pipeline.restore(hide_damage(c.clean, c.mask), c.mask, caption=c.caption if with_text else "").image
-                for c in cases]
-    scores = {"hole_psnr": float(np.mean([psnr(r, c.clean, c.mask) for r, c in zip(restored, cases)]))}
-    if box_lpips:
-        from mural_inpaint.metrics import hole_box_lpips
-
-        scores["box_lpips"] = float(np.mean([hole_box_lpips(r, c.clean, c.mask) for r, c in zip(restored, cases)]))
-        scores["balanced"] = scores["hole_psnr"] - 10.0 * math.log10(max(scores["box_lpips"], 1e-6))
-    return restored, scores
-
-
-def validate(model: MuralXGAN, cases: list[ValidationCase], samples_path: Path | None = None,
-             box_lpips: bool = True) -> dict[str, float]:
-    """Validation scores on ``cases`` with expert captions (model left in eval); optionally a sample grid with one
-    case of each mask protocol."""
-    restored, scores = restore_cases(MuralXGANRestorer(model, "training", None, channels_last=False), cases,
-                                     with_text=True, box_lpips=box_lpips)
-    if samples_path is not None:
-        shown = _one_per_protocol(cases, 4)
-        save_sample_grid(samples_path, [cases[i] for i in shown], [restored[i] for i in shown])
-    return scores
-
-
-def _one_per_protocol(cases: list[ValidationCase], count: int) -> list[int]:
-    """Indices of ``count`` cases taken round-robin over the mask protocols."""
-    by_protocol: dict[str, list[int]] = {}
-    for index, case in enumerate(cases):
-        by_protocol.setdefault(case.protocol, []).append(index)
-    order = [i for group in zip(*by_protocol.values()) for i in group] if by_protocol else []
-    return (order or list(range(len(cases))))[:count]
-
-
-def classical_baseline(cases: list[ValidationCase], name: str) -> dict[str, float]:
-    return restore_cases(name, cases, with_text=False, box_lpips=True)[1]
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
@@ -156,7 +105,53 @@ def _drop_rows_after(log_file: Path, step: int) -> None:
         writer.writerows(row for row in rows if int(row["step"]) <= step)
 
 
-def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = None) -> dict:
+@dataclass
+class Run:
+    """What one training run holds between steps."""
+
+    config: TrainConfig
+    accelerator: object
+    out: Path
+    model: torch.nn.Module  # as prepared by accelerate (maybe wrapped for data parallelism)
+    trained: MuralXGAN  # the module itself
+    shipped: MuralXGAN  # what is validated, exported and published: the weight average, or ``trained``
+    ema: torch.nn.Module | None
+    discriminator: torch.nn.Module
+    encoder: object
+    perceptual: torch.nn.Module | None
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    schedule_g: torch.optim.lr_scheduler.LRScheduler
+    loader: torch.utils.data.DataLoader
+    step: int = 0
+    best: float = -math.inf
+    elapsed_before: float = 0.0
+    cases: list = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+
+def build_model(config: TrainConfig) -> MuralXGAN:
+    """A new model from ``config.model``, or (fine-tuning) the ``init_from`` checkpoint, extended by
+    ``model_changes``; its architecture then replaces ``config.model``."""
+    if not config.init_from:
+        return MuralXGAN(config.model)
+    from mural_inpaint.models.muralxgan import load_muralxgan
+
+    model = load_muralxgan(config.init_from)[0].train()
+    if config.model_changes:
+        model = extended_model(model, config.model_changes)
+    config.model = model.config
+    model.config.training = {}  # the parent's record stays in its own folder; export names it (init_from)
+    return model
+
+
+def setup_run(config: TrainConfig, resume: bool) -> Run:
+    """Models, data, optimisers and validation cases; the saved state when resuming."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -166,19 +161,10 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
         torch.set_num_threads(config.threads)
     set_seed(config.seed, device_specific=True)  # each process draws different damage
     out = Path(config.output_dir)
-    main = accelerator.is_main_process
-    if config.init_from:  # fine-tuning: the checkpoint's weights and architecture, a fresh optimiser and schedule
-        from mural_inpaint.models.muralxgan import load_muralxgan
-
-        model = load_muralxgan(config.init_from)[0].train()
-        if config.model_changes:
-            model = extended_model(model, config.model_changes)
-        config.model = model.config
-        model.config.training = {}  # the parent's record stays in its own folder; export names it (init_from)
+    model = build_model(config)
+    if config.init_from:
         accelerator.print(f"fine-tuning {config.init_from}")
-    else:
-        model = MuralXGAN(config.model)
-    if main:
+    if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     discriminator = PatchDiscriminator(config.discriminator)
@@ -190,8 +176,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
     weights = sampling_weights(dataset, config.data)
     sampler = None if weights is None else torch.utils.data.WeightedRandomSampler(weights, len(weights))
     loader = torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=sampler is None,
-                                         sampler=sampler, drop_last=True,
-                                         num_workers=config.data.workers,
+                                         sampler=sampler, drop_last=True, num_workers=config.data.workers,
                                          persistent_workers=config.data.workers > 0)
     betas = (config.adam_beta1, 0.99)
     optimizer_g = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=betas, weight_decay=0.0)
@@ -211,142 +196,179 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
 
         ema = AveragedModel(trained, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         accelerator.register_for_checkpointing(ema)  # resumed runs continue the same average
-    shipped = trained if ema is None else ema.module  # what is validated, exported and published
+    run = Run(config, accelerator, out, model, trained, trained if ema is None else ema.module, ema, discriminator,
+              encoder, perceptual, optimizer_g, optimizer_d, schedule_g, loader)
 
-    state_dir, trainer_file = out / "state", out / "state" / "trainer.json"
-    step, best, elapsed_before = 0, -math.inf, 0.0
+    trainer_file = out / "state" / "trainer.json"
     if resume and trainer_file.is_file():
-        accelerator.load_state(str(state_dir))
+        accelerator.load_state(str(out / "state"))
         saved = json.loads(trainer_file.read_text())
-        step, elapsed_before = saved["step"], saved["elapsed_s"]
-        best = saved.get("best_val_score", saved.get("best_val_hole_psnr", -math.inf))
+        run.step, run.elapsed_before = saved["step"], saved["elapsed_s"]
+        run.best = saved.get("best_val_score", saved.get("best_val_hole_psnr", -math.inf))
         for optimizer in (optimizer_g, optimizer_d):  # a resumed run may change the recipe's betas
             for group in optimizer.param_groups:
                 group["betas"] = betas
-        accelerator.print(f"resumed from {state_dir} at step {step}")
+        accelerator.print(f"resumed from {out / 'state'} at step {run.step}")
 
-    stems = config.data.validation_stems or config.data.holdout
-    cases = validation_cases(config.data.validation, stems, masks=config.data.validation_masks) if main else []
-    metrics: dict = {"hardware": f"{accelerator.num_processes} x {accelerator.device.type} "
-                                 f"({platform.processor() or platform.machine()}), torch {torch.__version__}"}
-    if main and cases:
-        metrics["validation"] = {"stems": stems, "masks": config.data.validation_masks, "cases": len(cases)}
-        metrics["baseline"] = {n: {k: round(v, 4) for k, v in classical_baseline(cases, n).items()}
-                               for n in ("telea", "biharmonic")}
-        accelerator.print(f"{len(cases)} validation cases; classical scores {metrics['baseline']}")
-    log_file = out / "log.csv"
-    writer = board = log_handle = None
-    if main and resume and log_file.exists():
-        _drop_rows_after(log_file, step)  # rows a stopped run logged after its last saved state
-    if main:
-        new_log = not log_file.exists() or not resume
-        log_handle = log_file.open("w" if new_log else "a", newline="")
-        writer = csv.DictWriter(log_handle, LOG_COLUMNS)
-        if new_log:
-            writer.writeheader()
+    run.metrics = {"hardware": f"{accelerator.num_processes} x {accelerator.device.type} "
+                               f"({platform.processor() or platform.machine()}), torch {torch.__version__}"}
+    if run.main:
+        stems = config.data.validation_stems or config.data.holdout
+        run.cases = validation_cases(config.data.validation, stems, masks=config.data.validation_masks)
+        run.captions = expert_captions(run.cases)
+    if run.main and run.cases:
+        run.metrics["validation"] = {"stems": config.data.validation_stems or config.data.holdout,
+                                     "masks": config.data.validation_masks, "cases": len(run.cases)}
+        run.metrics["baseline"] = {n: {k: round(v, 4) for k, v in classical_scores(run.cases, n).items()}
+                                   for n in ("telea", "biharmonic")}
+        accelerator.print(f"{len(run.cases)} validation cases; classical scores {run.metrics['baseline']}")
+    return run
+
+
+def gan_step(run: Run, batch: dict) -> dict[str, torch.Tensor]:
+    """One generator update (every loss term of ``config.loss``), the weight average, then one discriminator
+    update once the adversarial game has started -> the step's loss terms (weighted)."""
+    config, model, discriminator = run.config, run.model, run.discriminator
+    image, mask, coarse = batch["image"], batch["mask"], batch["coarse"]
+    with torch.no_grad():
+        text = run.encoder.encode(batch["caption"])
+        text[torch.tensor([c == "" for c in batch["caption"]], device=text.device)] = 0
+    final, raw = model(image, mask, text, coarse, return_generator_output=True)
+    terms = {
+        "l1_hole": config.loss.l1_hole * losses.masked_l1(raw, image, mask),
+        "l1_valid": config.loss.l1_valid * losses.masked_l1(raw, image, 1 - mask),
+        "colour": config.loss.colour * losses.colour_loss(final, image, mask, config.loss.colour_ring),
+    }
+    if config.loss.mse_hole > 0:
+        terms["mse_hole"] = config.loss.mse_hole * losses.masked_mse(final, image, mask)
+    if run.perceptual is not None:
+        terms["perceptual"] = config.loss.perceptual * run.perceptual(final, image)
+    adversarial_on = run.step >= config.loss.adversarial_start and config.loss.adversarial > 0
+    half = image.shape[0]
+    if adversarial_on:
+        logits, features = discriminator(torch.cat([final, image]), torch.cat([mask, mask]))
+        terms["adversarial"] = config.loss.adversarial * losses.hinge_generator_loss(logits[:half])
+        terms["feature_matching"] = config.loss.feature_matching * losses.feature_matching_loss(
+            [f[:half] for f in features], [f[half:] for f in features])
+    loss_g = sum(terms.values())
+    run.optimizer_g.zero_grad(set_to_none=True)
+    run.accelerator.backward(loss_g)
+    run.optimizer_g.step()
+    run.schedule_g.step()
+    if run.ema is not None:
+        run.ema.update_parameters(run.trained)
+    if adversarial_on:
+        logits, _ = discriminator(torch.cat([image, final.detach()]), torch.cat([mask, mask]))
+        loss_d = losses.hinge_discriminator_loss(logits[:half], logits[half:])
+        run.optimizer_d.zero_grad(set_to_none=True)
+        run.accelerator.backward(loss_d)
+        run.optimizer_d.step()
+        terms["loss_d"] = loss_d
+    terms["loss_g"] = loss_g
+    return terms
+
+
+def validate_and_export(run: Run) -> dict[str, float]:
+    """Validate the shipped weights (and the raw ones when averaging), export ``best/`` when the selection score
+    improves -> the log columns it fills."""
+    config = run.config
+    scores = validate(run.shipped, run.cases, run.captions, run.out / "samples" / f"step-{run.step:06d}.png")
+    row = {"val_hole_psnr": round(scores["hole_psnr"], 3), "val_box_lpips": round(scores["box_lpips"], 4),
+           "val_score": round(scores[config.select_on], 3)}
+    if run.ema is not None:  # how much the average adds over the weights of this step
+        row["val_hole_psnr_raw"] = round(validate(run.trained, run.cases, run.captions, box_lpips=False)["hole_psnr"],
+                                         3)
+    run.trained.train()
+    run.metrics |= row
+    if row["val_score"] > run.best:
+        run.best = row["val_score"]
+        run.metrics |= {"best_val_score": run.best, "best_step": run.step, "select_on": config.select_on}
+        export(run.shipped, run.out / "best", config, run.step, dict(run.metrics))
+    return row
+
+
+def save_progress(run: Run, elapsed: float) -> None:
+    """The resumable state (every process) and the latest exported checkpoint ``model/`` (main process)."""
+    run.accelerator.wait_for_everyone()
+    run.accelerator.save_state(str(run.out / "state"))
+    if run.main:
+        (run.out / "state" / "trainer.json").write_text(json.dumps(
+            {"step": run.step, "best_val_score": run.best, "elapsed_s": elapsed}))
+        export(run.shipped, run.out / "model", run.config, run.step, dict(run.metrics))
+
+
+class TrainingLog:
+    """``log.csv`` (appended on resume, rows past the saved state dropped) and TensorBoard, main process only."""
+
+    def __init__(self, run: Run, resume: bool):
         from torch.utils.tensorboard import SummaryWriter
 
-        board = SummaryWriter(str(out / "tensorboard"))
+        log_file = run.out / "log.csv"
+        if resume and log_file.exists():
+            _drop_rows_after(log_file, run.step)  # rows a stopped run logged after its last saved state
+        new_log = not log_file.exists() or not resume
+        self.handle = log_file.open("w" if new_log else "a", newline="")
+        self.writer = csv.DictWriter(self.handle, LOG_COLUMNS)
+        if new_log:
+            self.writer.writeheader()
+        self.board = SummaryWriter(str(run.out / "tensorboard"))
 
+    def write(self, row: dict) -> None:
+        self.writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
+        self.handle.flush()
+        for key, value in row.items():
+            if key != "step":
+                self.board.add_scalar(key, value, row["step"])
+
+    def close(self) -> None:
+        self.board.close()
+        self.handle.close()
+
+
+def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = None) -> dict:
+    run = setup_run(config, resume)
+    log = TrainingLog(run, resume) if run.main else None
     start, seen, window_start = time.time(), 0, time.time()
     sums: dict[str, float] = {}
-    progress = tqdm(total=config.steps, initial=step, disable=not main, desc="training", unit="step")
+    progress = tqdm(total=config.steps, initial=run.step, disable=not run.main, desc="training", unit="step")
     stop = False
-    model.train()
+    run.model.train()
     while not stop:
-        for batch in loader:
-            image, mask, coarse = batch["image"], batch["mask"], batch["coarse"]
-            with torch.no_grad():
-                text = encoder.encode(batch["caption"])
-                text[torch.tensor([c == "" for c in batch["caption"]], device=text.device)] = 0
-            final, raw = model(image, mask, text, coarse, return_generator_output=True)
-            terms = {
-                "l1_hole": config.loss.l1_hole * losses.masked_l1(raw, image, mask),
-                "l1_valid": config.loss.l1_valid * losses.masked_l1(raw, image, 1 - mask),
-                "colour": config.loss.colour * losses.colour_loss(final, image, mask, config.loss.colour_ring),
-            }
-            if config.loss.mse_hole > 0:
-                terms["mse_hole"] = config.loss.mse_hole * losses.masked_mse(final, image, mask)
-            if perceptual is not None:
-                terms["perceptual"] = config.loss.perceptual * perceptual(final, image)
-            adversarial_on = step >= config.loss.adversarial_start and config.loss.adversarial > 0
-            if adversarial_on:
-                logits, features = discriminator(torch.cat([final, image]), torch.cat([mask, mask]))
-                half = image.shape[0]
-                terms["adversarial"] = config.loss.adversarial * losses.hinge_generator_loss(logits[:half])
-                terms["feature_matching"] = config.loss.feature_matching * losses.feature_matching_loss(
-                    [f[:half] for f in features], [f[half:] for f in features])
-            loss_g = sum(terms.values())
-            optimizer_g.zero_grad(set_to_none=True)
-            accelerator.backward(loss_g)
-            optimizer_g.step()
-            schedule_g.step()
-            if ema is not None:
-                ema.update_parameters(trained)
-            if adversarial_on:
-                logits, _ = discriminator(torch.cat([image, final.detach()]), torch.cat([mask, mask]))
-                loss_d = losses.hinge_discriminator_loss(logits[:half], logits[half:])
-                optimizer_d.zero_grad(set_to_none=True)
-                accelerator.backward(loss_d)
-                optimizer_d.step()
-                terms["loss_d"] = loss_d
-            terms["loss_g"] = loss_g
-            for key, value in terms.items():
+        for batch in run.loader:
+            for key, value in gan_step(run, batch).items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
-            step += 1
-            seen += image.shape[0] * accelerator.num_processes
+            run.step += 1
+            seen += batch["image"].shape[0] * run.accelerator.num_processes
             progress.update(1)
-
-            if step % config.log_every == 0 or step >= config.steps:
-                elapsed = elapsed_before + time.time() - start
-                row = {k: round(v / config.log_every, 5) for k, v in sums.items()}
-                row |= {"step": step, "elapsed_s": round(elapsed, 1), "lr": schedule_g.get_last_lr()[0],
-                        "images_per_s": round(seen / (time.time() - window_start), 2)}
-                sums, seen, window_start = {}, 0, time.time()
-                validate_now = step % config.validate_every == 0 or step >= config.steps
-                over_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
-                flag = accelerator.reduce(torch.tensor([float(over_time)], device=accelerator.device), "max")
-                stop = step >= config.steps or bool(flag.item())
-                if main and (validate_now or stop) and cases:
-                    scores = validate(shipped, cases, out / "samples" / f"step-{step:06d}.png")
-                    row |= {"val_hole_psnr": round(scores["hole_psnr"], 3),
-                            "val_box_lpips": round(scores["box_lpips"], 4),
-                            "val_score": round(scores[config.select_on], 3)}
-                    if ema is not None:  # how much the average adds over the weights of this step
-                        row["val_hole_psnr_raw"] = round(validate(trained, cases, box_lpips=False)["hole_psnr"], 3)
-                    trained.train()
-                    metrics |= {k: row[k] for k in ("val_hole_psnr", "val_box_lpips", "val_score")}
-                    if row["val_score"] > best:
-                        best = row["val_score"]
-                        metrics["best_val_score"], metrics["best_step"] = best, step
-                        metrics["select_on"] = config.select_on
-                        export(shipped, out / "best", config, step, dict(metrics))
-                if main:
-                    writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
-                    log_handle.flush()
-                    for key, value in row.items():
-                        if key != "step":
-                            board.add_scalar(key, value, step)
-                    progress.set_postfix(loss=row.get("loss_g"), val=row.get("val_hole_psnr", ""))
-                if step % config.save_every == 0 or stop:
-                    accelerator.wait_for_everyone()
-                    accelerator.save_state(str(state_dir))
-                    if main:
-                        trainer_file.write_text(json.dumps({"step": step, "best_val_score": best,
-                                                            "elapsed_s": elapsed}))
-                        export(shipped, out / "model", config, step, dict(metrics))
+            if run.step % config.log_every and run.step < config.steps:
+                continue
+            elapsed = run.elapsed_before + time.time() - start
+            row = {k: round(v / config.log_every, 5) for k, v in sums.items()}
+            row |= {"step": run.step, "elapsed_s": round(elapsed, 1), "lr": run.schedule_g.get_last_lr()[0],
+                    "images_per_s": round(seen / (time.time() - window_start), 2)}
+            sums, seen, window_start = {}, 0, time.time()
+            over_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
+            flag = run.accelerator.reduce(torch.tensor([float(over_time)], device=run.accelerator.device), "max")
+            stop = run.step >= config.steps or bool(flag.item())
+            if run.main and run.cases and (run.step % config.validate_every == 0 or stop):
+                row |= validate_and_export(run)
+            if log is not None:
+                log.write(row)
+                progress.set_postfix(loss=row.get("loss_g"), val=row.get("val_hole_psnr", ""))
+            if run.step % config.save_every == 0 or stop:
+                save_progress(run, elapsed)
             if stop:
                 break
     progress.close()
-    accelerator.wait_for_everyone()
-    if main:
-        board.close()
-        log_handle.close()
-        if push_to_hub:
-            from train.publish import publish
+    run.accelerator.wait_for_everyone()
+    if not run.main:
+        return {}
+    log.close()
+    if push_to_hub:
+        from train.publish import publish
 
-            publish(out / ("best" if (out / "best").is_dir() else "model"), push_to_hub)
-    return metrics if main else {}
+        publish(run.out / ("best" if (run.out / "best").is_dir() else "model"), push_to_hub)
+    return run.metrics
 
 
 def main(argv: list[str] | None = None) -> int:
