@@ -359,3 +359,35 @@ def test_large_mask_source_gives_one_sizeable_loss(tmp_path):
     for _ in range(3):
         mask = samples[0]["mask"][0].numpy() > 0
         assert ndimage.label(mask)[1] == 1 and 0.08 <= mask.mean() <= 0.20
+
+
+def test_shipping_writes_the_record_from_the_runs_and_changes_only_inference_settings(tmp_path):
+    from train.ship import main as ship_main
+    from train.train import main
+
+    config = tiny_run_config(tmp_path, steps=2)
+    assert main(["--config", str(config), "--set", "loss.adversarial_start=100"]) == 0
+    parent = tmp_path / "run" / "model"
+    assert main(["--config", str(config), "--set", f"init_from={parent}", "--set", f"output_dir={tmp_path / 'ft'}",
+                 "--set", "steps=2"]) == 0
+    summary = tmp_path / "summary.json"
+    label = f"muralxgan@{tmp_path / 'ft' / 'best'}"
+    summary.write_text(json.dumps({
+        "masks": "large", "stems": {"role": "benchmark", "list": "b.txt"},
+        "results": {label: {"overall": {"n": 3, "hole_psnr": 21.5, "box_lpips": 0.3}}},
+        "paired": {"vs_best_classical": {label: {"hole_psnr": {"against": "fsr", "mean_difference": 1.1}}}}}))
+    destination = tmp_path / "shipped"
+    assert ship_main([str(tmp_path / "ft" / "best"), "--to", str(destination), "--set", "texture.method=fsr",
+                      "--note", "chosen on validation", "--benchmark", str(summary)]) == 0
+    shipped, _ = load_muralxgan(destination)
+    source, _ = load_muralxgan(tmp_path / "ft" / "best")
+    assert shipped.config.texture.method == "fsr" and source.config.texture.method == "none"
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in shipped.state_dict().items())
+    record = shipped.config.training
+    assert record["recipe"].startswith(f"python -m train.train --config {config}")
+    assert record["lineage"][0]["checkpoint"] == str(parent) and "recipe" in record["lineage"][0]
+    assert record["shipped"]["changes"] == {"texture": {"method": "fsr"}}
+    assert record["benchmark"][0]["means"]["hole_psnr"] == 21.5
+    assert record["benchmark"][0]["against_best_classical"]["hole_psnr"]["against"] == "fsr"
+    card = (destination / "README.md").read_text()
+    assert "chosen on validation" in card and (destination / "train_config.json").is_file()

@@ -92,6 +92,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     output_dir: str = "runs/muralxgan"
+    recipe: str | None = None  # the command that ran this config (set from the YAML path and overrides)
     seed: int = 0
     batch_size: int = 8
     steps: int = 10000
@@ -149,6 +150,8 @@ class TrainConfig:
             for parent in parents:
                 target = target.setdefault(parent, {})
             target[leaf] = yaml.safe_load(raw)
+        data["recipe"] = " ".join(["python -m train.train --config", str(path),
+                                   *(f"--set {override}" for override in overrides or [])])
         return cls.from_dict(data)
 
 

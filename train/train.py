@@ -78,6 +78,7 @@ def extended_model(parent: MuralXGAN, changes: dict) -> MuralXGAN:
 
 def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metrics: dict) -> None:
     model.config.training = {
+        **({"recipe": config.recipe} if config.recipe else {}),
         "steps": step,
         **({"init_from": config.init_from} if config.init_from else {}),
         **({"model_changes": config.model_changes} if config.model_changes else {}),

@@ -51,12 +51,18 @@ def training_summary(training: dict) -> str:
         return "Not recorded (an untrained or hand-made checkpoint)."
     lines = []
     for key, value in training.items():
-        if isinstance(value, dict):
-            inner = ", ".join(f"{k}: {v}" for k, v in value.items())
-            lines.append(f"- {key.replace('_', ' ')}: {inner}")
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            lines.append(f"- {key.replace('_', ' ')}:")
+            lines += [f"  - {_inline(item)}" for item in value]
+        elif isinstance(value, dict):
+            lines.append(f"- {key.replace('_', ' ')}: {_inline(value)}")
         else:
             lines.append(f"- {key.replace('_', ' ')}: {value}")
     return "\n".join(lines)
+
+
+def _inline(record: dict) -> str:
+    return "; ".join(f"{k.replace('_', ' ')}: {_inline(v) if isinstance(v, dict) else v}" for k, v in record.items())
 
 
 class MuralXGAN(

@@ -1,0 +1,106 @@
+"""Make a trained checkpoint the shipped default (or any named folder), its record written from what the runs and
+the benchmark saved, never by hand.
+
+    python -m train.ship runs/cpu-texture-fourier/best --to mural_inpaint/checkpoints/muralxgan-default \\
+        --set texture.method=fsr --note "texture stage chosen on the validation stems" \\
+        --benchmark outputs/bench-own/summary.json --benchmark outputs/bench-large/summary.json
+
+``--set`` changes inference settings of the model config (e.g. the texture stage) without touching the weights; the
+record keeps the run's own training record, adds the lineage (the records of the checkpoints it was fine-tuned
+from), the changes made when shipping, and the benchmark's headline figures for this checkpoint (the restorer
+``muralxgan@SOURCE`` in each summary).  The model card is regenerated from that record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from mural_inpaint.models import load_muralxgan
+
+LINEAGE_KEYS = ("recipe", "command", "date", "steps", "init_from", "model_changes", "shipped")
+
+
+def lineage(parent: str | None) -> list[dict]:
+    """The records of the checkpoints a run was fine-tuned from, nearest first (only the keys that say what ran)."""
+    if not parent or not (Path(parent) / "config.json").is_file():
+        return [{"init_from": parent}] if parent else []
+    record = json.loads((Path(parent) / "config.json").read_text()).get("training", {})
+    own = {key: record[key] for key in LINEAGE_KEYS if key in record}
+    return [{"checkpoint": str(parent), **own}, *record.get("lineage", [])]
+
+
+def benchmark_figures(summary_path: str | Path, label: str) -> dict:
+    """Headline figures of restorer ``label`` in a benchmark summary: its means and its per-crop comparison with
+    the best classical method per metric."""
+    summary = json.loads(Path(summary_path).read_text())
+    overall = summary["results"][label]["overall"]
+    paired = summary.get("paired", {}).get("vs_best_classical", {}).get(label, {})
+    keep = ("n", "hole_psnr", "hole_ssim", "hole_ciede2000", "box_lpips", "psnr", "ssim", "lpips")
+    stems = summary.get("stems") or {}
+    return {"masks": summary.get("masks"), "stems": f"{stems.get('role')}: {stems.get('list')}",
+            "means": {key: round(overall[key], 4) for key in keep if overall.get(key) is not None},
+            "against_best_classical": paired, "commit": summary.get("environment", {}).get("git_commit")}
+
+
+def ship(source: str | Path, destination: str | Path, changes: dict, note: str | None = None,
+         benchmarks: list[str] | None = None, label: str | None = None) -> Path:
+    """Copy checkpoint ``source`` to ``destination`` with ``changes`` to its config and a generated record."""
+    from train.train import extended_model
+
+    model, _ = load_muralxgan(source, allow_download=False)
+    record = dict(model.config.training)
+    if changes:
+        model = extended_model(model, changes).eval()
+    label = label or f"muralxgan@{source}"
+    model.config.training = {
+        **record,
+        "lineage": lineage(record.get("init_from")),
+        "shipped": {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "from": str(source),
+                    **({"changes": changes} if changes else {}), **({"note": note} if note else {})},
+        **({"benchmark": [benchmark_figures(path, label) for path in benchmarks]} if benchmarks else {}),
+    }
+    destination = Path(destination)
+    if destination.exists():
+        shutil.rmtree(destination)
+    model.save_pretrained(destination)
+    model.generate_model_card().save(destination / "README.md")
+    if (Path(source) / "train_config.json").is_file():
+        shutil.copy(Path(source) / "train_config.json", destination / "train_config.json")
+    return destination
+
+
+def parse_changes(pairs: list[str]) -> dict:
+    """``["texture.method=fsr", "texture.sigma=2"]`` -> ``{"texture": {"method": "fsr", "sigma": 2}}``."""
+    changes: dict = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        target = changes
+        *parents, leaf = key.strip().split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = yaml.safe_load(raw)
+    return changes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.ship", description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", help="checkpoint folder of a run, e.g. runs/NAME/best")
+    parser.add_argument("--to", required=True, help="destination folder (replaced)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="model config change, e.g. texture.method=fsr")
+    parser.add_argument("--note", default=None, help="why the changes were made, and on which crops")
+    parser.add_argument("--benchmark", action="append", default=[], help="benchmark summary.json to quote")
+    parser.add_argument("--label", default=None, help="the checkpoint's restorer label in those summaries")
+    args = parser.parse_args(argv)
+    print(ship(args.source, args.to, parse_changes(args.set), args.note, args.benchmark, args.label))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
