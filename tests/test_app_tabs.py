@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 
 import numpy as np
 import pytest
@@ -150,42 +149,6 @@ def test_leaderboard_board_and_admin_only_export(context):
     csv_path, jsonl_path, skips_path = export_all_votes(context, "alice")
     assert len(csv_path.read_text().splitlines()) == 7 and len(jsonl_path.read_text().splitlines()) == 6
     assert skips_path.read_text().splitlines() == ["id,pair_id,rater,item_id,reason,detail,created_at"]
-
-
-# --------------------------------------------------------------------------------------------------------- backup
-def test_snapshots_are_consistent_and_committed_only_on_change(context, tmp_path):
-    from mural_inpaint.app.backup import restore_latest_snapshot, start_backups
-
-    class RecordingApi:
-        def __init__(self):
-            self.commits = []
-
-        def create_repo(self, **kwargs):
-            return type("Url", (), {"repo_id": kwargs["repo_id"]})()
-
-        def run_as_future(self, fn):
-            from concurrent.futures import Future
-
-            future = Future()
-            future.set_result(None)  # the test triggers pushes itself
-            return future
-
-        def create_commit(self, **kwargs):
-            self.commits.append([op.path_in_repo for op in kwargs["operations"]])
-
-    api = RecordingApi()
-    scheduler = start_backups(context.store, "lab/muralxgan-votes", 10, tmp_path / "snapshots", hf_api=api)
-    scheduler.push_to_hub()
-    scheduler.push_to_hub()  # nothing changed: no second commit
-    context.store.touch_rater("carol")
-    scheduler.push_to_hub()
-    scheduler.stop()
-    assert api.commits == [["muralxgan.db"], ["muralxgan.db"]]
-    snapshot = sqlite3.connect(tmp_path / "snapshots" / "muralxgan.db")
-    assert snapshot.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 3
-    assert snapshot.execute("SELECT COUNT(*) FROM raters WHERE name = 'carol'").fetchone()[0] == 1
-    message = restore_latest_snapshot("lab/muralxgan-votes", tmp_path / "fresh.db")
-    assert "starting with an empty database" in message and not (tmp_path / "fresh.db").exists()
 
 
 # ------------------------------------------------------------------------------------------------------ over HTTP

@@ -77,12 +77,23 @@ def import_collection(store: Store, files: Path, source: str, limit: int, captio
     return added, note
 
 
+def load_stored(item: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A stored mural's (image, mask); a file missing or unreadable on the server is one line naming the mural and
+    what to do, never a server path."""
+    try:
+        image = load_image(item["image_path"])
+        return image, load_mask(item["mask_path"], expected_size=image.shape[:2])
+    except InputError:
+        raise InputError(f"The stored files of mural {item['name']!r} are missing or unreadable on the server; an "
+                         "admin can bring them back from the study's backup (restart the app with "
+                         "MURALXGAN_BACKUP_DIR or MURALXGAN_BACKUP_REPO set).") from None
+
+
 def damage_view(item: dict) -> str:
     """PNG of the mural with its damage painted magenta (what reviewers and raters see), made once per mural."""
     path = Path(item["image_path"]).with_name(f"{item['id']}-shown.png")
     if not path.is_file():
-        image = load_image(item["image_path"])
-        save_png(with_hole_shown(image, load_mask(item["mask_path"], expected_size=image.shape[:2])), path)
+        save_png(with_hole_shown(*load_stored(item)), path)
     return str(path)
 
 
@@ -118,7 +129,7 @@ def fill_candidates(store: Store, files: Path, item_id: str, systems: tuple[str,
     if not missing:
         return 0
     item = store.item(item_id)
-    image, mask = load_image(item["image_path"]), load_mask(item["mask_path"])
+    image, mask = load_stored(item)
     caption, caption_source = caption_for_restoring(store, item_id)
     added = 0
     for system in missing:

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from mural_inpaint.app.backup import restore_latest_snapshot, start_backups
+from mural_inpaint.app.backup import FolderBackups, FolderSource, HubSource, restore_study, start_backups
 from mural_inpaint.app.catalogue import CatalogueWorker
 from mural_inpaint.app.settings import AppSettings
 from mural_inpaint.pipeline import RestorationPipeline
@@ -37,7 +37,8 @@ class AppContext:
     store: Store
     systems: tuple[str, ...]
     worker: CatalogueWorker | None = None
-    backups: object | None = None
+    backups: object | None = None  # the Hub scheduler
+    backup_folder: FolderBackups | None = None
     notes: list[str] = field(default_factory=list)
 
     def is_admin(self, user: str) -> bool:
@@ -51,13 +52,24 @@ class AppContext:
             self.worker.stop()
         if self.backups is not None:
             self.backups.stop()
+        if self.backup_folder is not None:
+            self.backup_folder.stop()  # one last backup of what changed
 
 
-def create_context(settings: AppSettings | None = None, start_worker: bool = True) -> AppContext:
+def create_context(settings: AppSettings | None = None, start_worker: bool = True, hf_api=None) -> AppContext:
+    """Restore what is missing from the backups (database, files), open the store, start the catalogue worker and
+    the backups.  ``hf_api`` replaces the Hub client (tests)."""
     settings = settings or AppSettings.from_env()
     notes = []
+    if settings.backup_dir:
+        notes.append(restore_study(FolderSource(settings.backup_dir), settings.db_path, settings.files))
     if settings.backup_repo:
-        notes.append(restore_latest_snapshot(settings.backup_repo, settings.db_path, os.environ.get("HF_TOKEN")))
+        try:
+            source = HubSource(settings.backup_repo, os.environ.get("HF_TOKEN"), hf_api=hf_api)
+        except Exception as error:  # (huggingface_hub refusing a malformed id, say)
+            notes.append(f"no backup restored from {settings.backup_repo} ({error})")
+        else:
+            notes.append(restore_study(source, settings.db_path, settings.files))
     store = Store(settings.db_path)
     for admin in settings.admins:
         store.touch_rater(admin, is_admin=True)
@@ -65,9 +77,12 @@ def create_context(settings: AppSettings | None = None, start_worker: bool = Tru
     if start_worker:
         context.worker = CatalogueWorker(store, settings.files, settings.review_sources, settings.review_limit,
                                          context.systems, shared_captioner(), pipeline_for).start()
+    if settings.backup_dir:
+        context.backup_folder = FolderBackups(store, settings.files, settings.backup_dir,
+                                              settings.backup_minutes).start()
     if settings.backup_repo:
         context.backups = start_backups(store, settings.backup_repo, settings.backup_minutes,
-                                        settings.files / "snapshots")
+                                        settings.hub_backup_folder, settings.files, hf_api=hf_api)
         if context.backups is None:
-            notes.append(f"database backups to {settings.backup_repo} are off (see the server log)")
+            notes.append(f"study backups to {settings.backup_repo} are off (see the server log)")
     return context

@@ -11,8 +11,9 @@
 | ``MURALXGAN_LOGINS_FILE`` | file of ``name:password`` lines (``name:sha256:HEX`` for hashed passwords) | none |
 | ``MURALXGAN_ADMINS`` | comma-separated names allowed to export votes | none |
 | ``MURALXGAN_SECRET`` | key that signs login cookies (set it so logins survive restarts) | random per start |
-| ``MURALXGAN_BACKUP_REPO`` | Hub dataset repo that receives database snapshots | none |
-| ``MURALXGAN_BACKUP_MINUTES`` | minutes between snapshots | ``10`` |
+| ``MURALXGAN_BACKUP_REPO`` | Hub dataset repo that receives study backups (database + files) | none |
+| ``MURALXGAN_BACKUP_DIR`` | a folder that receives the same backups | none |
+| ``MURALXGAN_BACKUP_MINUTES`` | minutes between backups | ``10`` |
 | ``MURALXGAN_CAPTIONS_REPO`` | Hub dataset repo for reviewed-caption exports (needs ``HF_TOKEN``) | none |
 | ``MURALXGAN_RESTORES_JOIN`` | whose restores join the study: ``signed-in``, ``admins``, ``off`` | ``signed-in`` |
 | ``MURALXGAN_SKIP_LIMIT`` | pairs a rater may skip (with a reason) in the whole study; ``0``: none | ``20`` |
@@ -74,6 +75,7 @@ class AppSettings:
     admins: frozenset[str] = frozenset()
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     backup_repo: str | None = None
+    backup_dir: Path | None = None
     backup_minutes: float = 10.0
     captions_repo: str | None = None
     on_spaces: bool = False  # Hugging Face login (OAuth) instead of local logins
@@ -94,6 +96,11 @@ class AppSettings:
     @property
     def files(self) -> Path:
         return self.files_dir or self.db_path.with_name(self.db_path.stem + "-files")
+
+    @property
+    def hub_backup_folder(self) -> Path:
+        """The local copy of the Hub backup that is committed (outside the files folder)."""
+        return self.db_path.with_name(self.db_path.stem + "-backup")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppSettings:
@@ -125,6 +132,7 @@ class AppSettings:
             admins=frozenset(_split(env.get("MURALXGAN_ADMINS"))),
             secret=secret.encode() if secret else secrets.token_bytes(32),
             backup_repo=env.get("MURALXGAN_BACKUP_REPO") or None,
+            backup_dir=Path(env["MURALXGAN_BACKUP_DIR"]) if env.get("MURALXGAN_BACKUP_DIR") else None,
             backup_minutes=minutes,
             captions_repo=env.get("MURALXGAN_CAPTIONS_REPO") or None,
             on_spaces=env.get("SYSTEM") == "spaces" and bool(env.get("OAUTH_CLIENT_ID")),  # what gradio checks
