@@ -547,3 +547,23 @@ def test_cached_pigment_classification_equals_the_exact_one():
     assert palette.classify_pigments(pixels).tolist() == exact.tolist()
     assert palette.classify_pigments(pixels[::-1]).tolist() == exact[::-1].tolist()
     assert palette.classify_pigments(np.array([[188, 62, 46]], np.uint8)).tolist() == [0]  # cinnabar's own anchor
+
+
+@pytest.mark.parametrize("cells, sizes", [
+    ([(0, 1), (1, 1), (2, 0), (2, 2)], [24, 24, 12, 12]),  # the reported case: two smaller marks low left and right
+    ([(0, 0), (2, 2)], [20, 20]),
+    ([(1, 0), (0, 2), (2, 1)], [20, 16, 12]),
+])
+def test_describer_names_the_cell_of_every_mark(cells, sizes):
+    from mural_inpaint.text.describer import CELL_NAMES
+
+    side = 240  # ninths of 80 px; each mark sits in the middle of its cell
+    mask = np.zeros((side, side), bool)
+    for (row, column), size in zip(cells, sizes):
+        top, left = 80 * row + 40 - size // 2, 80 * column + 40 - size // 2
+        mask[top : top + size, left : left + size] = True
+    description = describe_damage(synthetic_mural(side, side), mask)
+    expected = {CELL_NAMES[row][column] for row, column in cells}
+    assert set(description.locations) == expected, description.text
+    placement = description.text.split(":")[0].split(" in the ", 1)[1]
+    assert set(re.split(r", | and ", placement)) == expected, placement

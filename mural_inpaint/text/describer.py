@@ -106,7 +106,10 @@ def find_regions(mask: np.ndarray) -> list[DamageRegion]:
     return sorted(regions, key=lambda region: -region.area_fraction)
 
 
-def _location_phrase(mask: np.ndarray) -> tuple[str, list[str]]:
+def _location_phrase(mask: np.ndarray, regions: list[DamageRegion]) -> tuple[str, list[str]]:
+    """Where the damage is, in ninths of the mural: the cells holding at least 15 % of the damaged pixels, and the
+    cell of every region holding at least 8 % of them (four marks of a size are four places, even when two are
+    smaller than the rest), largest first."""
     height, width = mask.shape
     ys, xs = np.nonzero(mask)
     step = max(1, len(ys) // 20000)  # a regular subsample is plenty for shares of nine cells
@@ -115,10 +118,17 @@ def _location_phrase(mask: np.ndarray) -> tuple[str, list[str]]:
     present = [name for name, n in cells.most_common() if n >= 0.05 * total]
     if len(present) >= 7:
         return "spread across the whole mural", present
-    ranked = [name for name, n in cells.most_common() if n >= 0.15 * total] or [cells.most_common(1)[0][0]]
-    names = ranked[:3]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"mostly in the {joined}", names
+    names = [name for name, n in cells.most_common() if n >= 0.15 * total]
+    damaged = float(mask.mean())
+    for region in regions:  # largest first
+        if region.area_fraction >= 0.08 * damaged and region.location not in names:
+            names.append(region.location)
+    names = names or [cells.most_common(1)[0][0]]
+    shown = names[:4]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    if len(names) > 4:
+        return f"in the {', '.join(shown)} and elsewhere", names
+    return (f"mostly in the {listed}" if len(names) <= 2 else f"in the {listed}"), names
 
 
 def _kind_phrase(regions: list[DamageRegion]) -> tuple[str, dict[str, int]]:
@@ -180,7 +190,7 @@ def describe_damage(image: np.ndarray, mask: np.ndarray, reference: np.ndarray |
         return DamageDescription("No damage is marked.", 0.0, 0)
     small_image, small_mask = _analysis_copy(image, mask)
     regions = find_regions(small_mask)
-    where, locations = _location_phrase(small_mask)
+    where, locations = _location_phrase(small_mask, regions)
     if regions:
         kind_text, kinds = _kind_phrase(regions)
         count = len(regions)
