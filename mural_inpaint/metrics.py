@@ -17,11 +17,23 @@ from mural_inpaint.errors import ModelUnavailableError
 PSNR_CAP = 100.0
 
 
+#: How hole SSIM is defined, to be stated wherever it is reported.
+HOLE_SSIM_DEFINITION = ("hole SSIM: the SSIM map (7x7 windows, scikit-image defaults) computed on the whole image, "
+                        "averaged over the hole pixels (windows at the hole's edge include known pixels)")
+
+
+def _empty_hole(mask: np.ndarray | None) -> bool:
+    return mask is not None and not mask.any()
+
+
 def psnr(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Peak signal-to-noise ratio in dB over all pixels, or over the hole pixels (all channels) when masked.
 
-    Capped at :data:`PSNR_CAP` dB, so a perfect restoration does not make a mean over images infinite.
+    Capped at :data:`PSNR_CAP` dB, so a perfect restoration does not make a mean over images infinite.  An empty
+    hole has no score: NaN, never the perfect score that would flatter a mean.
     """
+    if _empty_hole(mask):
+        return float("nan")
     diff = restored.astype(np.float64) - reference.astype(np.float64)
     if mask is not None:
         diff = diff[mask]
@@ -30,25 +42,29 @@ def psnr(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = 
 
 
 def ssim(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Structural similarity (Gaussian-free 7x7 windows, scikit-image defaults); mean over the hole when masked."""
+    """Structural similarity (Gaussian-free 7x7 windows, scikit-image defaults) of the whole image; with a mask,
+    :data:`HOLE_SSIM_DEFINITION` (NaN for an empty hole)."""
     from skimage.metrics import structural_similarity
 
+    if _empty_hole(mask):
+        return float("nan")
     value, ssim_map = structural_similarity(restored, reference, channel_axis=2, data_range=255, full=True)
     if mask is None:
         return float(value)
-    return float(ssim_map.mean(axis=2)[mask].mean()) if mask.any() else 1.0
+    return float(ssim_map.mean(axis=2)[mask].mean())
 
 
 def ciede2000(restored: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Mean CIEDE2000 colour difference (1 is about the smallest difference an eye sees); hole only when masked."""
+    """Mean CIEDE2000 colour difference (1 is about the smallest difference an eye sees); hole only when masked
+    (NaN for an empty hole)."""
     from skimage.color import deltaE_ciede2000
 
     from mural_inpaint.palette import srgb_to_lab
 
+    if _empty_hole(mask):
+        return float("nan")
     if mask is not None:
         restored, reference = restored[mask], reference[mask]
-        if restored.size == 0:
-            return 0.0
     return float(np.mean(deltaE_ciede2000(srgb_to_lab(restored), srgb_to_lab(reference))))
 
 

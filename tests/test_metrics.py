@@ -29,6 +29,24 @@ def test_ssim_and_colour_difference(mural, hole):
     assert ciede2000(red, green) == pytest.approx(86.6, abs=0.5)  # published CIEDE2000 sRGB red vs green
 
 
+def test_hole_ssim_is_the_whole_image_map_averaged_over_the_hole_and_empty_holes_score_nothing(mural, hole):
+    from skimage.metrics import structural_similarity
+
+    from mural_inpaint.metrics import HOLE_SSIM_DEFINITION
+
+    restored = mural.copy()
+    restored[hole] = 128
+    _, full_map = structural_similarity(restored, mural, channel_axis=2, data_range=255, full=True)
+    assert ssim(restored, mural, hole) == pytest.approx(full_map.mean(axis=2)[hole].mean())
+    rows, cols = np.where(hole)
+    box = np.s_[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    cropped = structural_similarity(restored[box], mural[box], channel_axis=2, data_range=255)
+    assert abs(ssim(restored, mural, hole) - cropped) > 1e-3  # the definition matters, so it is stated
+    assert "computed on the whole image, averaged over the hole pixels" in HOLE_SSIM_DEFINITION
+    empty = np.zeros_like(hole)
+    assert all(np.isnan(metric(restored, mural, empty)) for metric in (psnr, ssim, ciede2000))
+
+
 def test_lpips_reproduces_the_authors_reference_values():
     ref, p0, p1 = (load_image(FIXTURES / "lpips" / f"ex_{n}.png") for n in ("ref", "p0", "p1"))
     assert lpips_distance(ref, p0) == pytest.approx(0.722, abs=0.0015)

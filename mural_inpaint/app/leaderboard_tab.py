@@ -1,4 +1,5 @@
-"""Leaderboard tab: Bradley-Terry ratings with bootstrap intervals, win rates, raters, agreement, vote export."""
+"""Leaderboard tab: ratings against a reference with intervals, pairwise differences, win rates, raters and their
+consistency, agreement, vote export."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from mural_inpaint.app.auth import current_user
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.app.leaderboard_logic import (
     BOOTSTRAP_ROUNDS,
+    DIFFERENCE_COLUMNS,
+    RATER_COLUMNS,
     RATING_COLUMNS,
     SKIP_COLUMNS,
     build_board,
@@ -20,14 +23,19 @@ from mural_inpaint.errors import MuralXGANError
 def build_leaderboard_tab(context: AppContext) -> tuple:
     """Build the tab inside the current Blocks; returns (fn, inputs, outputs) that load it when it is opened."""
     gr.Markdown(f"Bradley-Terry ratings fitted by maximum likelihood (ties and 'both bad' count as half a win each "
-                f"way), on the Elo scale (mean 1000); 95 % intervals from {BOOTSTRAP_ROUNDS} bootstrap resamples of "
-                "the votes with a fixed seed.")
+                f"way), on the Elo scale, measured from a reference system at 1000; 95 % intervals of each system's "
+                f"difference from the reference and of every pairwise difference from {BOOTSTRAP_ROUNDS} parametric "
+                "bootstrap refits with a fixed seed (votes per pair as observed, outcomes redrawn from the fitted "
+                "model). A difference whose interval excludes 0 is a clear one.")
     refresh = gr.Button("Refresh", variant="primary")
-    ratings = gr.Dataframe(headers=RATING_COLUMNS, label="Ratings", interactive=False)
+    notes = gr.Markdown()
+    ratings = gr.Dataframe(headers=RATING_COLUMNS, label="Ratings (rank within each group)", interactive=False)
+    differences = gr.Dataframe(headers=DIFFERENCE_COLUMNS, label="Every pairwise difference", interactive=False)
     with gr.Row():
         matrix = gr.Image(label="Win rates", type="numpy", format="png", interactive=False)
         with gr.Column():
-            raters = gr.Dataframe(headers=["rater", "votes"], label="Votes per rater", interactive=False)
+            raters = gr.Dataframe(headers=RATER_COLUMNS, label="Votes per rater, and how consistent they are on "
+                                  "pairs they judged again", interactive=False)
             agreement = gr.Markdown()
     with gr.Accordion("Export all votes (admins)", open=False):
         export_button = gr.Button("Export votes as CSV and JSONL")
@@ -39,7 +47,7 @@ def build_leaderboard_tab(context: AppContext) -> tuple:
 
     def board():
         shown = build_board(context)
-        return shown.ratings, shown.win_rates, shown.raters, shown.agreement
+        return shown.notes, shown.ratings, shown.differences, shown.win_rates, shown.raters, shown.agreement
 
     def export(request: gr.Request, profile: gr.OAuthProfile | None = None):
         try:
@@ -53,7 +61,8 @@ def build_leaderboard_tab(context: AppContext) -> tuple:
         except MuralXGANError as error:
             raise gr.Error(str(error)) from None
 
-    refresh.click(board, None, [ratings, matrix, raters, agreement], api_name="leaderboard")
+    outputs = [notes, ratings, differences, matrix, raters, agreement]
+    refresh.click(board, None, outputs, api_name="leaderboard")
     skips_button.click(skips, None, skips_table, api_name="skips")
     export_button.click(export, None, export_files, api_name="export_votes")
-    return board, None, [ratings, matrix, raters, agreement]
+    return board, None, outputs

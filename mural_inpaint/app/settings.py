@@ -16,6 +16,8 @@
 | ``MURALXGAN_BACKUP_MINUTES`` | minutes between backups | ``10`` |
 | ``MURALXGAN_CAPTIONS_REPO`` | Hub dataset repo for reviewed-caption exports (needs ``HF_TOKEN``) | none |
 | ``MURALXGAN_RESTORES_JOIN`` | whose restores join the study: ``signed-in``, ``admins``, ``off`` | ``signed-in`` |
+| ``MURALXGAN_MIN_VOTES`` | votes a system needs before the leaderboard rates it | ``20`` |
+| ``MURALXGAN_REFERENCE_SYSTEM`` | the system ratings are measured from (at 1000) | the most-voted |
 | ``MURALXGAN_SKIP_LIMIT`` | pairs a rater may skip (with a reason) in the whole study; ``0``: none | ``20`` |
 | ``MURALXGAN_SESSION_DAYS`` | days a login lasts (sign-out ends it at once) | ``14`` |
 | ``MURALXGAN_LOGIN_ATTEMPTS`` | failed logins per name (x4 per client address) before HTTP 429 | ``5`` |
@@ -81,6 +83,8 @@ class AppSettings:
     on_spaces: bool = False  # Hugging Face login (OAuth) instead of local logins
     restores_join: str = "signed-in"  # whose Restore-tab restorations join the study (RESTORES_JOIN)
     skip_limit: int = 20  # skips per rater in the whole study
+    min_votes: int = 20  # a system with fewer votes is held back from the leaderboard
+    reference_system: str | None = None  # ratings are differences from it; None: the most-voted system
     session_days: float = 14.0
     login_attempts: int = 5  # failed logins per name in the window (per client address: 4 x this)
     login_window_minutes: float = 15.0
@@ -89,6 +93,8 @@ class AppSettings:
         if self.restores_join not in RESTORES_JOIN:
             raise InputError(f"MURALXGAN_RESTORES_JOIN is one of {', '.join(RESTORES_JOIN)}, "
                              f"not {self.restores_join!r}.")
+        if self.min_votes < 0:
+            raise InputError("MURALXGAN_MIN_VOTES must be 0 or more.")
         if self.skip_limit < 0 or self.login_attempts < 1 or self.session_days <= 0 or self.login_window_minutes <= 0:
             raise InputError("MURALXGAN_SKIP_LIMIT must be 0 or more; MURALXGAN_LOGIN_ATTEMPTS, "
                              "MURALXGAN_SESSION_DAYS and MURALXGAN_LOGIN_WINDOW_MINUTES more than 0.")
@@ -115,12 +121,13 @@ class AppSettings:
             limit = int(env.get("MURALXGAN_REVIEW_LIMIT", "100"))
             minutes = float(env.get("MURALXGAN_BACKUP_MINUTES", "10"))
             skip_limit = int(env.get("MURALXGAN_SKIP_LIMIT", "20"))
+            min_votes = int(env.get("MURALXGAN_MIN_VOTES", "20"))
             session_days = float(env.get("MURALXGAN_SESSION_DAYS", "14"))
             attempts = int(env.get("MURALXGAN_LOGIN_ATTEMPTS", "5"))
             window = float(env.get("MURALXGAN_LOGIN_WINDOW_MINUTES", "15"))
         except ValueError as error:
-            raise InputError(f"MURALXGAN_REVIEW_LIMIT, _BACKUP_MINUTES, _SKIP_LIMIT, _SESSION_DAYS, _LOGIN_ATTEMPTS "
-                             f"and _LOGIN_WINDOW_MINUTES must be numbers ({error}).") from None
+            raise InputError(f"MURALXGAN_REVIEW_LIMIT, _BACKUP_MINUTES, _SKIP_LIMIT, _MIN_VOTES, _SESSION_DAYS, "
+                             f"_LOGIN_ATTEMPTS and _LOGIN_WINDOW_MINUTES must be numbers ({error}).") from None
         secret = env.get("MURALXGAN_SECRET")
         return cls(
             db_path=Path(env.get("MURALXGAN_DB", "muralxgan.db")),
@@ -138,6 +145,8 @@ class AppSettings:
             on_spaces=env.get("SYSTEM") == "spaces" and bool(env.get("OAUTH_CLIENT_ID")),  # what gradio checks
             restores_join=env.get("MURALXGAN_RESTORES_JOIN", "signed-in").strip().lower(),
             skip_limit=skip_limit,
+            min_votes=min_votes,
+            reference_system=env.get("MURALXGAN_REFERENCE_SYSTEM", "").strip() or None,
             session_days=session_days,
             login_attempts=attempts,
             login_window_minutes=window,
