@@ -32,6 +32,7 @@ Text-guided inpainting for damaged Dunhuang murals: a gated-convolution generato
 Load it with the MuralXGAN package (`python -m mural_inpaint restore IMAGE --mask MASK --checkpoint REPO_OR_FOLDER`).
 
 - Working size: {{ working_size }} px crops; classical starting fill: `{{ coarse_fill }}`.
+- Texture stage for sizeable losses: {{ texture }}.
 
 ## Training
 
@@ -110,6 +111,11 @@ class MuralXGAN(
         kwargs.setdefault("text_encoder", self.text_encoder_spec.label())
         kwargs.setdefault("working_size", self.config.working_size)
         kwargs.setdefault("coarse_fill", self.config.coarse_fill)
+        texture = self.config.texture
+        kwargs.setdefault("texture", "none" if texture.method == "none" else (
+            f"detail of the `{texture.method}` fill (finer than a {texture.sigma:g} px blur) added at strength "
+            f"{texture.strength:g} where the damage is over {texture.depth_from:g} px deep, fully from "
+            f"{texture.depth_full:g} px"))
         kwargs.setdefault("training", training_summary(self.config.training))
         return super().generate_model_card(*args, **kwargs)
 
