@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 |---|---|---|
-| ``MURALXGAN_DB`` | SQLite database path | ``muralxgan.db`` |
+| ``MURALXGAN_DB`` | SQLite database path | ``muralxgan-data/muralxgan.db`` |
 | ``MURALXGAN_FILES`` | folder for stored murals, masks and rated restorations | ``<db name>-files`` beside the db |
 | ``MURALXGAN_REVIEW_DATA`` | comma-separated folders or Hub dataset ids to review and rate | none |
 | ``MURALXGAN_REVIEW_LIMIT`` | at most this many murals taken from each of those | ``100`` |
@@ -37,6 +37,9 @@ from pathlib import Path
 from mural_inpaint.errors import InputError
 
 CLASSICAL_SYSTEMS = ("telea", "navier-stokes", "biharmonic")
+#: Everything the app writes by default (database, stored murals, the Hub backup's local copy) is under one folder,
+#: ``muralxgan-data/`` in the working folder (ignored by git); ``MURALXGAN_DB`` / ``MURALXGAN_FILES`` move it.
+DEFAULT_DB = Path("muralxgan-data") / "muralxgan.db"
 RESTORES_JOIN = ("signed-in", "admins", "off")
 
 
@@ -68,7 +71,7 @@ def password_matches(stored: str, given: str) -> bool:
 
 @dataclass(frozen=True)
 class AppSettings:
-    db_path: Path = Path("muralxgan.db")
+    db_path: Path = DEFAULT_DB
     files_dir: Path | None = None  # None: "<db stem>-files" beside the database
     review_sources: tuple[str, ...] = ()
     review_limit: int = 100
@@ -130,7 +133,7 @@ class AppSettings:
                              f"_LOGIN_ATTEMPTS and _LOGIN_WINDOW_MINUTES must be numbers ({error}).") from None
         secret = env.get("MURALXGAN_SECRET")
         return cls(
-            db_path=Path(env.get("MURALXGAN_DB", "muralxgan.db")),
+            db_path=Path(env["MURALXGAN_DB"]) if env.get("MURALXGAN_DB") else DEFAULT_DB,
             files_dir=Path(env["MURALXGAN_FILES"]) if env.get("MURALXGAN_FILES") else None,
             review_sources=_split(env.get("MURALXGAN_REVIEW_DATA")),
             review_limit=limit,
