@@ -39,6 +39,7 @@ class AppContext:
     worker: CatalogueWorker | None = None
     backups: object | None = None  # the Hub scheduler
     backup_folder: FolderBackups | None = None
+    janitor: object | None = None  # the cache cleaner of the served app (served.CacheJanitor)
     notes: list[str] = field(default_factory=list)
 
     def is_admin(self, user: str) -> bool:
@@ -48,6 +49,8 @@ class AppContext:
         return self.notes + (self.worker.notes if self.worker else [])
 
     def close(self) -> None:
+        if self.janitor is not None:
+            self.janitor.stop()
         if self.worker:
             self.worker.stop()
         if self.backups is not None:

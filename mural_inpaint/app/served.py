@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import secrets
 import struct
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ from PIL import Image
 
 from mural_inpaint.errors import InputError
 
+logger = logging.getLogger(__name__)
 _SERVED = Path(tempfile.mkdtemp(prefix="muralxgan-served-"))
 _SCRATCH = Path(tempfile.mkdtemp(prefix="muralxgan-scratch-"))
 _PRUNE_EVERY_S = 60.0
@@ -204,3 +207,61 @@ def serve_pair(damaged: np.ndarray | str, left: str, right: str, siblings: Seque
     damaged_view, shown_left, shown_right = _write_showing(
         [pad_png(encode_png(damaged)), *(pad_png(p, size) for p in pictures)])
     return damaged_view, shown_left, shown_right
+
+
+def clean_gradio_cache(blocks, age_s: float, now: float | None = None) -> int:
+    """Delete Gradio's cached copies of what it sent (and of uploads) older than ``age_s``; returns how many.
+
+    Gradio's own cleaner (``delete_cache``) iterates over the live sets of cached files while handlers add to them:
+    under load it raises "Set changed size during iteration" and its loop stops for good (Gradio 6.31), so the cache
+    grows without bound again.  This does the same work on copies of those sets, and removes the emptied
+    content-hash folders too.
+    """
+    keep: set = set()
+    for block in list(blocks.blocks.values()):
+        keep |= set(getattr(block, "keep_in_cache", ()))
+    cache = Path(blocks.GRADIO_CACHE).resolve()
+    cutoff = (time.time() if now is None else now) - age_s
+    removed = 0
+    for cached in list(blocks.temp_file_sets):
+        for file in list(cached):  # (one C call under the GIL: never "changed size during iteration")
+            if file in keep:
+                continue
+            path = Path(file)
+            try:
+                if path.lstat().st_ctime >= cutoff:
+                    continue
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            cached.discard(file)
+            with contextlib.suppress(OSError):
+                if path.parent.resolve().parent == cache:
+                    path.parent.rmdir()  # only when empty
+    return removed
+
+
+class CacheJanitor:
+    """Background thread: :func:`clean_gradio_cache` and :func:`prune_served` on the ``delete_cache`` schedule."""
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.every_s, self.age_s = delete_cache_setting()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="muralxgan-cache", daemon=True)
+
+    def start(self) -> CacheJanitor:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                clean_gradio_cache(self.blocks, self.age_s)
+                prune_served()
+            except Exception:  # (never let one bad file stop the cleaning for good)
+                logger.exception("cleaning the cache failed")
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -20,6 +20,7 @@ def create_server(context: AppContext | None = None):
 
     from mural_inpaint.app import build_app
     from mural_inpaint.app.auth import add_login_routes, user_from_cookie
+    from mural_inpaint.app.served import CacheJanitor
     from mural_inpaint.app.uploads import max_upload_bytes
 
     context = context or create_context()
@@ -32,6 +33,7 @@ def create_server(context: AppContext | None = None):
     app = gr.mount_gradio_app(app, demo, path="/", auth_dependency=user_from_cookie(settings, context.store)
                               if local_logins else None, footer_links=["api", "settings"], ssr_mode=False,
                               max_file_size=max_upload_bytes())  # larger uploads: HTTP 413 before any handler
+    context.janitor = CacheJanitor(demo).start()  # Gradio's cache and our served copies, bounded in age
     return app, demo, context
 
 
