@@ -15,8 +15,9 @@ summaries hold the means per restorer (overall and by hole ratio), per-crop pair
 with every other one and with the best classical method per metric (mean difference ± standard error, wins), the
 protocol, which stems list chose the crops (validation or benchmark), provenance and timings.
 
-Metrics: whole-image PSNR / SSIM / LPIPS on the composite (known pixels pasted back); hole PSNR / SSIM / ΔE00 over
-the hole pixels only; hole-box LPIPS over the hole's bounding box padded 16 px (at least 64 px a side,
+Metrics: whole-image PSNR / SSIM / LPIPS on the composite (known pixels pasted back); hole PSNR / ΔE00 over the hole
+pixels only; hole SSIM: the SSIM map computed on the whole image, averaged over the hole pixels; hole-box LPIPS over
+the hole's bounding box padded 16 px (at least 64 px a side,
 :func:`mural_inpaint.metrics.hole_box_lpips`), where whole-image LPIPS is diluted by the known pixels every
 restorer keeps. Metric columns are identical on a rerun with the same seed; only the timings change.
 """
@@ -41,6 +42,7 @@ import numpy as np
 
 from evaluation.cases import Case, load_cases
 from mural_inpaint.errors import InputError, MuralXGANError
+from mural_inpaint.metrics import HOLE_SSIM_DEFINITION
 from mural_inpaint.pipeline import RestorationPipeline
 from mural_inpaint.visuals import make_grid, with_hole_shown
 
@@ -542,8 +544,9 @@ def summary_markdown(summary: dict) -> str:
         f"- CLIP Score: {'available' if clip['available'] else 'unavailable: ' + str(clip['reason'])}",
         f"- {env['date']}, {env['machine']}, {env['cpu_count']} CPUs, Python {env['python']}, torch {env['torch']}, "
         f"commit {env['git_commit'] or 'unknown'}{' (uncommitted changes)' if env['git_dirty'] else ''}",
-        "- whole-image metrics on the composite (known pixels pasted back); hole metrics over hole pixels only; "
-        "hole-box LPIPS over the hole's bounding box padded 16 px (at least 64 px a side)", "",
+        "- whole-image metrics on the composite (known pixels pasted back); hole PSNR and ΔE00 over the hole pixels "
+        f"only; {HOLE_SSIM_DEFINITION.rstrip('.')}; hole-box LPIPS over the hole's bounding box padded 16 px (at least "
+        "64 px a side)", "",
         "## Overall (mean per image)", "", markdown_table(results, columns), "",
         "## Paired per crop", "", paired_markdown(summary["paired"]), "",
         "## By hole ratio", "", markdown_table(results, columns, buckets=True), "",

@@ -45,9 +45,11 @@ def _restore(args: argparse.Namespace) -> int:
     if batch and output.suffix:
         raise InputError(f"{output}: with folders as INPUT, --output must be a folder.")
     options = {"checkpoint": args.checkpoint, "revision": args.revision} if args.checkpoint else {}
-    model = args.model or ("muralxgan" if args.checkpoint else None)
+    if args.texture is not None:
+        options["texture"] = args.texture
+    model = args.model or ("muralxgan" if options else None)
     if options and model != "muralxgan":
-        raise InputError(f"--checkpoint is for the muralxgan restorer, not {model!r}.")
+        raise InputError(f"--checkpoint and --texture are for the muralxgan restorer, not {model!r}.")
     pipeline = RestorationPipeline(model, restorer_options=options, captioner=args.captioner)
     print(f"restorer: {pipeline.restorer.name}")
     for image_path, mask_path, stem in tqdm(pairs, desc="restoring", unit="image", disable=not batch):
@@ -120,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--model", default=None, help="restorer name (see `models`); default: the best available")
     restore.add_argument("--checkpoint", default=None, help="MuralXGAN checkpoint folder or Hub repo id")
     restore.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --checkpoint")
+    restore.add_argument("--texture", default=None, choices=("fsr", "none"),
+                         help="texture stage for sizeable losses (default: the checkpoint's setting): fsr adds the "
+                              "brushwork of a frequency-selective fill where the damage is deep; slower")
     restore.add_argument("--caption", default=None, help="damage description to use instead of the automatic one")
     restore.add_argument("--captioner", default="auto", help="auto, describer or blip2")
     restore.add_argument("--seed", type=int, default=0)

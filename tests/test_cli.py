@@ -89,7 +89,7 @@ def test_checkpoint_option_selects_the_gan(files, tmp_path, capsys):
     assert provenance["restorer"] == "muralxgan" and provenance["checkpoint"] == str(tmp_path / "ckpt")
     assert main(["restore", str(image), "--mask", str(mask), "--output", str(out), "--model", "telea",
                  "--checkpoint", str(tmp_path / "ckpt")]) == 2
-    assert "--checkpoint is for the muralxgan restorer, not 'telea'" in capsys.readouterr().err
+    assert "--checkpoint and --texture are for the muralxgan restorer, not 'telea'" in capsys.readouterr().err
 
 
 def test_describe_prints_the_description(files, capsys):

@@ -88,3 +88,20 @@ def test_a_checkpoint_carries_its_texture_stage_and_the_restorer_uses_it(tmp_pat
 def test_texture_config_round_trips_through_the_config_dict(method):
     config = MuralXGANConfig(texture=TextureConfig(method=method))
     assert MuralXGANConfig.from_dict(config.to_dict()).texture == config.texture
+
+
+def test_the_texture_stage_can_be_switched_on_for_any_checkpoint(tmp_path):
+    import torch
+
+    from mural_inpaint.models import ColourConfig, GeneratorConfig, MuralXGAN
+    from mural_inpaint.restorers.base import RESTORERS
+
+    config = MuralXGANConfig(generator=GeneratorConfig(channels=8, dilations=(2,)),
+                             colour=ColourConfig(channels=4, dilations=(1,)), working_size=64)
+    torch.manual_seed(0)
+    MuralXGAN(config).save_pretrained(tmp_path / "ckpt")
+    plain = RESTORERS.create("muralxgan", checkpoint=str(tmp_path / "ckpt"))
+    textured = RESTORERS.create("muralxgan", checkpoint=str(tmp_path / "ckpt"), texture="fsr")
+    assert plain.texture_source is None and textured.texture_source is not None
+    assert textured.provenance()["texture"] == {"method": "fsr", "sigma": 2.0, "depth_from": 3.0,
+                                                 "depth_full": 10.0, "strength": 1.0}

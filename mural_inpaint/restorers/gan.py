@@ -94,7 +94,10 @@ class MuralXGANRestorer(Restorer):
 
 @RESTORERS.register("muralxgan", "text-guided GAN generator + colour correction (needs a trained checkpoint)")
 def muralxgan(checkpoint: str | None = None, revision: str | None = None, text_encoder_spec=None,
-              allow_download: bool = True) -> Restorer:
+              allow_download: bool = True, texture: str | None = None) -> Restorer:
+    """``texture``: override the checkpoint's texture stage (``"fsr"`` with the settings chosen on the validation
+    crops, the defaults of :class:`TextureConfig`, or ``"none"``); None keeps the checkpoint's."""
+    from mural_inpaint.models.config import TextureConfig
     from mural_inpaint.models.muralxgan import load_muralxgan
 
     if checkpoint is None:
@@ -105,4 +108,6 @@ def muralxgan(checkpoint: str | None = None, revision: str | None = None, text_e
             "or pass --checkpoint; the classical restorers work without one."
         )
     model, resolved = load_muralxgan(checkpoint, revision=revision, allow_download=allow_download)
+    if texture is not None:
+        model.config.texture = TextureConfig(method=texture)
     return MuralXGANRestorer(model, resolved.source, resolved.revision, text_encoder_spec)
