@@ -106,7 +106,7 @@ def matrix_figure(result: dict, path: Path, title: str) -> None:
 
     names, matrix = result["pigments"], np.array(result["matrix"])
     cell, left, top = 56, 190, 180
-    size = (left + cell * len(names) + 20, top + cell * len(names) + 40)
+    size = (left + cell * len(names) + 90, top + cell * len(names) + 40)
     sheet = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     font = _font(12)
