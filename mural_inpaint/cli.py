@@ -36,7 +36,7 @@ def _pairs(input_path: Path, mask_path: Path) -> list[tuple[Path, Path, str]]:
 def _restore(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from mural_inpaint.imaging import save_png
+    from mural_inpaint.imaging import LOSSY_SUFFIXES, OUTPUT_FORMATS, save_image
     from mural_inpaint.pipeline import RestorationPipeline
 
     pairs = _pairs(Path(args.input), Path(args.mask))
@@ -44,6 +44,19 @@ def _restore(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if batch and output.suffix:
         raise InputError(f"{output}: with folders as INPUT, --output must be a folder.")
+    if not batch and output.suffix.lower() not in ("", *OUTPUT_FORMATS):
+        raise InputError(f"{output}: cannot write {output.suffix} files; use {', '.join(OUTPUT_FORMATS)}.")
+    targets = [output / f"{stem}.png" if batch else (output if output.suffix else output.with_suffix(".png"))
+               for _, _, stem in pairs]
+    for (image_path, mask_path, _), target in zip(pairs, targets):
+        written = {target.resolve(), target.with_suffix(".json").resolve()}
+        clobbered = {image_path.resolve(), mask_path.resolve()} & written
+        if clobbered and not args.overwrite:
+            raise InputError(f"{target} would overwrite the input {next(iter(clobbered))}; choose another --output "
+                             "or add --overwrite.")
+    if output.suffix.lower() in LOSSY_SUFFIXES:
+        print(f"warning: {output.suffix} is lossy: the known pixels will not come back byte-identical; "
+              "use .png, .tif or .webp to keep them", file=sys.stderr)
     options = {"checkpoint": args.checkpoint, "revision": args.revision} if args.checkpoint else {}
     if args.texture is not None:
         options["texture"] = args.texture
@@ -52,13 +65,16 @@ def _restore(args: argparse.Namespace) -> int:
         raise InputError(f"--checkpoint and --texture are for the muralxgan restorer, not {model!r}.")
     pipeline = RestorationPipeline(model, restorer_options=options, captioner=args.captioner)
     print(f"restorer: {pipeline.restorer.name}")
-    for image_path, mask_path, stem in tqdm(pairs, desc="restoring", unit="image", disable=not batch):
+    for (image_path, mask_path, _), target in tqdm(list(zip(pairs, targets)), desc="restoring", unit="image",
+                                                   disable=not batch):
         start = time.perf_counter()
         result = pipeline.restore(image_path, mask_path, caption=args.caption, seed=args.seed)
-        target = output / f"{stem}.png" if batch else output.with_suffix(".png") if not output.suffix else output
-        save_png(result.image, target)
+        save_image(result.image, target)
         provenance = result.provenance | {"input": str(image_path), "mask": str(mask_path)}
-        target.with_suffix(".json").write_text(json.dumps(provenance, indent=2, default=str))
+        try:
+            target.with_suffix(".json").write_text(json.dumps(provenance, indent=2, default=str))
+        except OSError as error:
+            raise InputError(f"Cannot write {target.with_suffix('.json')}: {error.strerror or error}.") from None
         if not batch:
             height, width = result.image.shape[:2]
             print(f"wrote {target} ({width}x{height}, {result.provenance['damaged_percent']:.1f}% damaged, "
@@ -118,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore damaged areas marked by a mask")
     restore.add_argument("input", help="mural photo, or a folder of photos")
     restore.add_argument("--mask", required=True, help="damage mask (white/1 = damage), or a folder matched by stem")
-    restore.add_argument("--output", required=True, help="output PNG, or a folder for batches")
+    restore.add_argument("--output", required=True,
+                         help="output image (.png, .tif, .webp lossless; .jpg lossy, with a warning), or a folder "
+                              "for batches (PNG)")
+    restore.add_argument("--overwrite", action="store_true", help="allow --output to replace the input photo or mask")
     restore.add_argument("--model", default=None, help="restorer name (see `models`); default: the best available")
     restore.add_argument("--checkpoint", default=None, help="MuralXGAN checkpoint folder or Hub repo id")
     restore.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --checkpoint")

@@ -274,6 +274,35 @@ def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
     return path
 
 
+#: Output formats by file suffix: (Pillow format, save options). All lossless but JPEG.
+OUTPUT_FORMATS = {
+    ".png": ("PNG", {}),
+    ".tif": ("TIFF", {"compression": "tiff_deflate"}),
+    ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
+    ".webp": ("WEBP", {"lossless": True, "quality": 100, "method": 4}),
+    ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),
+    ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
+}
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write uint8 RGB ``[H, W, 3]`` in the format its suffix names (:data:`OUTPUT_FORMATS`); one-line
+    :class:`InputError` for an unknown suffix or a place that cannot be written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InputError(f"{path}: cannot write {suffix or 'a file without a suffix'}; use "
+                         f"{', '.join(OUTPUT_FORMATS)}.")
+    image_format, options = OUTPUT_FORMATS[suffix]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path, format=image_format, **options)
+    except OSError as error:
+        raise InputError(f"Cannot write {path}: {error.strerror or error}.") from None
+    return path
+
+
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 ``[H, W, 3]`` -> float ``[1, 3, H, W]`` in ``[0, 1]``."""
     import torch

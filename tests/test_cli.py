@@ -149,3 +149,53 @@ def test_serve_runs_the_app_server_with_host_and_port(monkeypatch):
     assert main(["serve", "--host", "0.0.0.0", "--port", "7861"]) == 0
     assert main(["serve"]) == 0
     assert calls == [{"host": "0.0.0.0", "port": 7861}, {"host": None, "port": None}]
+
+
+def test_output_format_follows_the_extension_and_the_input_is_never_overwritten(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from mural_inpaint.cli import main
+    from mural_inpaint.imaging import load_image, save_png
+    from tests.helpers import synthetic_mural
+
+    image = synthetic_mural(48, 48)
+    mask = np.zeros((48, 48), bool)
+    mask[10:20, 10:20] = True
+    save_png(image, tmp_path / "mural.png")
+    save_png(mask, tmp_path / "mask.png")
+    base = [str(tmp_path / "mural.png"), "--mask", str(tmp_path / "mask.png"), "--model", "telea"]
+    for suffix, image_format in ((".tif", "TIFF"), (".webp", "WEBP"), (".png", "PNG")):
+        assert main(["restore", *base, "--output", str(tmp_path / f"out{suffix}")]) == 0
+        written = tmp_path / f"out{suffix}"
+        assert Image.open(written).format == image_format
+        restored = load_image(written)
+        assert np.array_equal(restored[~mask], image[~mask])  # lossless: known pixels byte-identical
+    capsys.readouterr()
+    assert main(["restore", *base, "--output", str(tmp_path / "out.jpg")]) == 0
+    assert Image.open(tmp_path / "out.jpg").format == "JPEG" and "lossy" in capsys.readouterr().err
+    assert main(["restore", *base, "--output", str(tmp_path / "out.gif")]) == 2
+    assert "cannot write .gif" in capsys.readouterr().err
+    before = (tmp_path / "mural.png").read_bytes()
+    assert main(["restore", *base, "--output", str(tmp_path / "mural.png")]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert (tmp_path / "mural.png").read_bytes() == before
+    assert main(["restore", *base, "--output", str(tmp_path / "mural.png"), "--overwrite"]) == 0
+
+
+def test_an_unwritable_output_is_one_line_and_exit_2(tmp_path, capsys):
+    import numpy as np
+
+    from mural_inpaint.cli import main
+    from mural_inpaint.imaging import save_png
+    from tests.helpers import synthetic_mural
+
+    save_png(synthetic_mural(32, 32), tmp_path / "mural.png")
+    mask = np.zeros((32, 32), bool)
+    mask[5:9, 5:9] = True
+    save_png(mask, tmp_path / "mask.png")
+    (tmp_path / "file").write_text("not a folder")
+    code = main(["restore", str(tmp_path / "mural.png"), "--mask", str(tmp_path / "mask.png"), "--model", "telea",
+                 "--output", str(tmp_path / "file" / "out.png")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: Cannot write") and len(err.splitlines()) == 1
