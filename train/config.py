@@ -139,6 +139,8 @@ class TrainConfig:
 
         ``base: OTHER.yaml`` (relative to the file) loads that preset first; this file's settings replace its
         settings key by key, nested sections included, so a variant of a recipe names only what it changes.
+        ``base: [A.yaml, B.yaml]`` loads several, each merged over the ones before it (e.g. a recipe, then the data
+        it runs on).
         """
         import yaml
 
@@ -159,8 +161,11 @@ def _read_preset(path: Path) -> dict:
     import yaml
 
     data = yaml.safe_load(path.read_text()) or {}
-    base = data.pop("base", None)
-    return _merged(_read_preset(path.parent / base), data) if base else data
+    bases = data.pop("base", None) or []
+    merged: dict = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merged = _merged(merged, _read_preset(path.parent / base))
+    return _merged(merged, data)
 
 
 def _merged(base: dict, changes: dict) -> dict:
