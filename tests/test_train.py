@@ -1,5 +1,6 @@
 """Training package: data layouts, damage synthesis, losses, and short real runs (one and two processes)."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from mural_inpaint.collections import local_records
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.models import load_muralxgan
-from tests.helpers import ROOT, synthetic_mural
+from tests.helpers import FIXTURES, ROOT, synthetic_mural
 from train import losses
 from train.config import DataConfig, TrainConfig
 from train.data import DamageSynthesisDataset, load_training_dataset
@@ -296,7 +297,10 @@ def test_two_processes_under_accelerate_launch(tmp_path):
     assert load_muralxgan(run / "model")[0].config.training["hardware"].startswith("2 x cpu")
 
 
-@pytest.mark.parametrize("preset", sorted((ROOT / "train" / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+PRESETS = sorted(p for p in (ROOT / "train" / "configs").glob("*.yaml") if not p.stem.startswith("chain-"))
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
 def test_shipped_presets_parse_and_build(preset):
     from mural_inpaint.models import MuralXGAN
 
@@ -391,3 +395,69 @@ def test_shipping_writes_the_record_from_the_runs_and_changes_only_inference_set
     assert record["benchmark"][0]["against_best_classical"]["hole_psnr"]["against"] == "fsr"
     card = (destination / "README.md").read_text()
     assert "chosen on validation" in card and (destination / "train_config.json").is_file()
+
+
+PINNED = json.loads((FIXTURES / "presets-resolved.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_preset_resolves_to_the_settings_its_runs_used(name):
+    """Every preset resolves (bases merged) to the settings pinned when they were rewritten on data.yaml and
+    ``base:``; regenerate the fixture only for a deliberate change of a recipe."""
+    path = ROOT / "train" / "configs" / f"{name}.yaml"
+    resolved = TrainConfig.from_yaml(path).to_dict()
+    assert resolved.pop("recipe") == f"python -m train.train --config {path}"
+    assert json.loads(json.dumps(resolved)) == PINNED[name]
+    if name != "data":
+        assert "base" in yaml.safe_load(path.read_text())  # data locations live in data.yaml only
+
+
+def test_preset_with_several_bases_merges_them_in_order(tmp_path):
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump({"steps": 5, "data": {"sources": ["a"], "workers": 2}}))
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump({"data": {"sources": ["a", "b"], "holdout": "h.txt"}}))
+    (tmp_path / "both.yaml").write_text(yaml.safe_dump({"base": ["recipe.yaml", "data.yaml"], "steps": 7}))
+    config = TrainConfig.from_yaml(tmp_path / "both.yaml")
+    assert (config.steps, config.data.sources, config.data.holdout, config.data.workers) == (7, ["a", "b"], "h.txt", 2)
+
+
+def test_chain_trains_each_stage_from_the_last_one_resumes_skips_and_ships(tmp_path, capsys):
+    from train.chain import main as chain_main
+
+    first = tiny_run_config(tmp_path, steps=2)
+    (tmp_path / "second.yaml").write_text(yaml.safe_dump(
+        {"base": "tiny.yaml", "output_dir": str(tmp_path / "ft"), "seed": 1, "loss": {"adversarial_start": 0}}))
+    chain = tmp_path / "chain.yaml"
+    chain.write_text(yaml.safe_dump({"stages": [{"config": first.name, "stop_at": 2}, {"config": "second.yaml"}]}))
+    shipped = tmp_path / "shipped"
+    assert chain_main([str(chain), "--to", str(shipped), "--set", "steps=4", "--set", "loss.adversarial_start=0"]) == 0
+    assert json.loads((tmp_path / "run" / "state" / "trainer.json").read_text())["step"] == 2  # stopped at 2 of 4
+    child = load_muralxgan(tmp_path / "ft" / "best")[0].config.training
+    assert child["init_from"] == str(tmp_path / "run" / "best") and child["steps"] == 4
+    assert load_muralxgan(tmp_path / "run" / "best")[0].config.training["recipe"].endswith("--stop-at 2")
+    model, _ = load_muralxgan(shipped)
+    assert model.config.training["lineage"][0]["checkpoint"] == str(tmp_path / "run" / "best")
+    assert "train.chain" in model.config.training["shipped"]["note"]
+
+    state = tmp_path / "ft" / "state" / "trainer.json"  # the second stage as if interrupted at step 2
+    state.write_text(json.dumps({**json.loads(state.read_text()), "step": 2}))
+    capsys.readouterr()
+    assert chain_main([str(chain), "--to", str(shipped), "--set", "steps=4", "--set", "loss.adversarial_start=0"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] tiny: finished" in out and "skipped" in out and "[2/2] second: python -m train.train" in out
+    assert "--resume" in out and json.loads(state.read_text())["step"] == 4
+
+
+def test_chain_default_dry_run_lists_the_shipped_checkpoints_seven_stages(capsys):
+    from train.chain import main as chain_main
+
+    assert chain_main([str(ROOT / "train" / "configs" / "chain-default.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    names = ["cpu-2h", "cpu-finetune-murals", "cpu-finetune-pool-ema", "cpu-finetune-mse-256",
+             "cpu-finetune-mse-256-round2", "cpu-finetune-mse-256-round3", "cpu-finetune-mse-256-round4"]
+    stages = [line.split(": ", 1) for line in out.splitlines() if line.startswith("[")]
+    assert [head.split("] ")[1] for head, _ in stages] == names
+    assert stages[0][1].endswith("cpu-2h.yaml --stop-at 4500")
+    assert "--set data.workers=0" in stages[3][1]
+    for previous, name in itertools.pairwise(names):
+        assert f"init_from runs/{previous}/best" in out.split(f"] {name}:")[1].splitlines()[1]
+    assert out.splitlines()[-1].endswith("runs/cpu-finetune-mse-256-round4/best --to runs/chain-default/shipped")

@@ -326,7 +326,11 @@ class TrainingLog:
         self.handle.close()
 
 
-def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = None) -> dict:
+def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = None,
+          stop_at: int | None = None) -> dict:
+    """Run ``config`` to ``config.steps`` (or ``max_minutes``); ``stop_at`` ends the run (validated and saved) at
+    that step without changing the schedule, as a run stopped by hand there did."""
+    last_step = min(config.steps, stop_at or config.steps)
     run = setup_run(config, resume)
     log = TrainingLog(run, resume) if run.main else None
     start, seen, window_start = time.time(), 0, time.time()
@@ -341,7 +345,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
             run.step += 1
             seen += batch["image"].shape[0] * run.accelerator.num_processes
             progress.update(1)
-            if run.step % config.log_every and run.step < config.steps:
+            if run.step % config.log_every and run.step < last_step:
                 continue
             elapsed = run.elapsed_before + time.time() - start
             row = {k: round(v / config.log_every, 5) for k, v in sums.items()}
@@ -350,7 +354,7 @@ def train(config: TrainConfig, resume: bool = False, push_to_hub: str | None = N
             sums, seen, window_start = {}, 0, time.time()
             over_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
             flag = run.accelerator.reduce(torch.tensor([float(over_time)], device=run.accelerator.device), "max")
-            stop = run.step >= config.steps or bool(flag.item())
+            stop = run.step >= last_step or bool(flag.item())
             if run.main and run.cases and (run.step % config.validate_every == 0 or stop):
                 row |= validate_and_export(run)
             if log is not None:
@@ -380,10 +384,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", default=None)
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/state when it exists")
     parser.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="publish the best checkpoint")
+    parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                        help="end the run at this step, the schedule still that of `steps` (a run stopped by hand)")
     args = parser.parse_args(argv)
     overrides = args.set + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
     config = TrainConfig.from_yaml(args.config, overrides)
-    metrics = train(config, resume=args.resume, push_to_hub=args.push_to_hub)
+    if args.stop_at is not None:
+        config.recipe += f" --stop-at {args.stop_at}"
+    metrics = train(config, resume=args.resume, push_to_hub=args.push_to_hub, stop_at=args.stop_at)
     if metrics:
         print(json.dumps({k: v for k, v in metrics.items() if k != "hardware"}, default=str))
     return 0
