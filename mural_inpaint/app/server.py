@@ -20,6 +20,7 @@ def create_server(context: AppContext | None = None):
 
     from mural_inpaint.app import build_app
     from mural_inpaint.app.auth import add_login_routes, user_from_cookie
+    from mural_inpaint.app.photo_editor import EDITOR_HEAD
     from mural_inpaint.app.served import CacheJanitor
     from mural_inpaint.app.uploads import max_upload_bytes
 
@@ -32,7 +33,8 @@ def create_server(context: AppContext | None = None):
         add_login_routes(app, settings, context.store)
     app = gr.mount_gradio_app(app, demo, path="/", auth_dependency=user_from_cookie(settings, context.store)
                               if local_logins else None, footer_links=["api", "settings"], ssr_mode=False,
-                              max_file_size=max_upload_bytes())  # larger uploads: HTTP 413 before any handler
+                              max_file_size=max_upload_bytes(),  # larger uploads: HTTP 413 before any handler
+                              head=EDITOR_HEAD)  # strokes begun on the margin around the photo still paint
     context.janitor = CacheJanitor(demo).start()  # Gradio's cache and our served copies, bounded in age
     return app, demo, context
 
