@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,9 @@ from mural_inpaint.imaging import ImageSource, composite, load_image, load_mask
 from mural_inpaint.restorers.base import RESTORERS, Restorer
 from mural_inpaint.restorers.regions import restore_regions
 from mural_inpaint.text.captioners import CAPTIONERS, Caption, Captioner
+
+#: ``progress(stage, fraction)``: a stage of :meth:`RestorationPipeline.restore` starts (fraction of the work done).
+Progress = Callable[[str, float], None]
 
 #: The best classical method on MuralDH-style crops (hole PSNR 19.57 dB vs 19.51 Navier-Stokes, 19.46 Telea).
 BEST_CLASSICAL = "biharmonic"
@@ -89,10 +93,12 @@ class RestorationPipeline:
         return describe(image, mask, self.captioner)
 
     def restore(self, image: ImageSource, mask: ImageSource, caption: str | None = None,
-                seed: int = 0, caption_source: str = "expert") -> RestorationResult:
+                seed: int = 0, caption_source: str = "expert", progress: Progress | None = None) -> RestorationResult:
         """Restore the damaged pixels of ``image`` marked by ``mask`` (1/255 = damage), guided by ``caption``.
 
         ``caption_source`` names who wrote a given ``caption`` (recorded in the provenance as the captioner).
+        ``progress(stage, fraction)`` hears each stage as it starts: "describing the damage", "encoding the
+        text", "restoring region k of n", "compositing" (``fraction`` of the work done, 0-1).
 
         ``caption`` None: the captioner writes one.  An empty mask returns the image unchanged; a mask covering
         the whole image is refused (:class:`InputError`), since nothing is left to restore from.
@@ -108,7 +114,9 @@ class RestorationPipeline:
                              "Mark only the damaged areas.")
         notes: list[str] = []
         captioner_name = caption_source if caption is not None else None
+        report = progress or (lambda stage, fraction: None)
         if caption is None and damage.any():
+            report("describing the damage", 0.05)
             tick = time.perf_counter()
             written = self.captioner.caption(pixels, damage)
             caption, captioner_name, notes = written.text, written.captioner, written.notes
@@ -119,6 +127,7 @@ class RestorationPipeline:
             torch.manual_seed(seed)
             embedding = None
             if self.restorer.uses_text and caption.strip():
+                report("encoding the text", 0.15)
                 tick = time.perf_counter()
                 try:
                     embedding = self.text_encoder.encode([caption])[0]
@@ -126,7 +135,10 @@ class RestorationPipeline:
                     notes.append(f"restored without text guidance: {error}")
                 timings["text_embedding_s"] = time.perf_counter() - tick
             tick = time.perf_counter()
-            restored = composite(pixels, restore_regions(self.restorer, pixels, damage, embedding), damage)
+            regions = restore_regions(self.restorer, pixels, damage, embedding, on_region=lambda k, n: report(
+                f"restoring region {k} of {n}", 0.2 + 0.7 * (k - 1) / n))
+            report("compositing", 0.95)
+            restored = composite(pixels, regions, damage)
             timings["restore_s"] = time.perf_counter() - tick
         timings["total_s"] = time.perf_counter() - start
         provenance = {

@@ -1,6 +1,7 @@
 """The app's restore flow: handler logic directly, then over HTTP through gradio_client."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,8 +34,7 @@ def test_editor_errors_are_readable(mural, tmp_path):
 
 
 def test_restore_writes_png_mask_and_provenance(mural):
-    result, _, files = restore_to_files(painted_editor(mural, (slice(20, 30), slice(20, 40))), None,
-                                               "", "telea")
+    result, _, files = restore_to_files(painted_editor(mural, (slice(20, 30), slice(20, 40))), None, "", "telea")
     restored = load_image(files["restored"])
     mask = load_mask(files["mask"])
     assert np.array_equal(restored[~mask], mural[~mask]) and mask.sum() == 200
@@ -50,14 +50,16 @@ def test_restore_over_http_joins_review_queue_and_arena(app_server, tmp_path, mu
     image_path = save_png(mural, tmp_path / "wall.png")
     mask_path = save_png(hole, tmp_path / "wall-mask.png")
     editor = {"background": handle_file(str(image_path)), "layers": [], "composite": None}
-    caption = client.predict(editor, handle_file(str(mask_path)), api_name="/describe")
-    assert caption.startswith("Damage covers")
+    caption, _, draft, _ = client.predict(editor, handle_file(str(mask_path)), "", api_name="/describe")
+    assert caption.startswith("Damage covers") and draft == caption
     _, used_caption, downloads, status = client.predict(editor, handle_file(str(mask_path)), "cracks in the robe",
                                                         "telea", api_name="/restore")
     assert used_caption == "cracks in the robe" and "telea" in status
+    assert sorted(Path(p).name for p in downloads) == ["wall-mask.png", "wall-provenance.json", "wall-restored.png"]
     restored = load_image(next(p for p in downloads if p.endswith("restored.png")))
     assert np.array_equal(restored[~hole], mural[~hole])
     item = next(i for i in context.store.items() if i["source"] == "restored in the app by bob")
+    assert item["name"] == "wall"  # the uploaded file's name, not "upload"
     assert np.array_equal(load_image(item["image_path"]), mural) and np.array_equal(load_mask(item["mask_path"]), hole)
     assert context.store.latest_caption(item["id"])["captioner"] == "describer"  # the machine draft is reviewed
     assert "telea" in context.store.candidate_systems(item["id"])

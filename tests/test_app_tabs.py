@@ -164,7 +164,7 @@ def test_identity_comes_from_the_login_cookie_not_the_page(app_server, tmp_path)
     assert httpx.post(url + "auth/login", data={"username": "alice", "password": "nope"}).status_code == 401
     anonymous = Client(url, verbose=False, download_files=str(tmp_path))
     result = anonymous.predict(api_name="/arena_next")
-    assert "Sign in to rate" in result[3] and result[0] is None
+    assert result[3] == "[Sign in](/auth/login) to rate restorations." and result[0] is None
     with pytest.raises(Exception, match="Sign in to review"):
         anonymous.predict("text", api_name="/review_approve")
 

@@ -384,7 +384,7 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(study_server):
     assert httpx.get(url + "auth/logout", headers={"Cookie": cookie}).status_code == 303
     assert httpx.get(url + "gradio_api/user", headers=copied).json() == ""
     client = Client(url, verbose=False, download_files=False, headers=copied)
-    assert "Sign in to rate" in client.predict(api_name="/arena_next")[3]
+    assert "[Sign in](/auth/login) to rate" in client.predict(api_name="/arena_next")[3]
     assert httpx.get(url + "gradio_api/user", headers={"Cookie": login_cookie(url, "dave")}).json() == "dave"
 
 

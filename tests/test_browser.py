@@ -7,6 +7,7 @@ Skipped with a reason where Chromium or Playwright is missing; ``.ci/run`` insta
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import numpy as np
@@ -59,33 +60,100 @@ def signed_in_page(browser, url: str, name: str = "alice"):
     return page
 
 
-def test_paint_a_stroke_on_a_scaled_canvas_and_restore(browser, app_server, tmp_path):
+def stroke(page, x: float, y: float, dx: float, steps: int = 20) -> None:
+    """Drag the brush from (x, y) (fractions of the editor's canvas) ``steps`` times ``dx`` pixels to the right."""
+    canvas = page.locator("#muralxgan-photo canvas").first.bounding_box()
+    x, y = canvas["x"] + canvas["width"] * x, canvas["y"] + canvas["height"] * y
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, steps + 1):
+        page.mouse.move(x + dx * step, y, steps=2)
+    page.mouse.up()
+
+
+def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monkeypatch):
+    """A stroke begun on the margin, on a canvas scaled down from the photo; the description following the strokes
+    (once per pause) and keeping the conservator's words; the file's name; the restore's stages and wait."""
+    import time
+
+    import mural_inpaint.app.restore_logic as restore_logic
+    import mural_inpaint.app.restore_tab as restore_tab
+    import mural_inpaint.pipeline as pipeline
+    import mural_inpaint.restorers.regions as regions
+
     url, context = app_server
+    described = []
+    follow = restore_tab.follow_damage
+    monkeypatch.setattr(restore_tab, "follow_damage", lambda *args: described.append(args) or follow(*args))
+    for module, name in ((restore_logic, "pipeline_for"), (regions, "restore_box"), (pipeline, "composite")):
+        # each stage lasts long enough for Gradio's progress updates (a few per second) to show it
+        step = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *args, step=step: time.sleep(0.6) or step(*args))
     mural = synthetic_mural(400, 600, seed=3)  # larger than the canvas: the mask must come back at full size
-    photo = save_png(mural, tmp_path / "wall.png")
+    photo = save_png(mural, tmp_path / "Cave 17 west wall.png")
     page = signed_in_page(browser, url)
+    page.add_init_script(RECORD_RESPONSES)
+    page.reload()
+    page.get_by_text("Signed in as alice").wait_for(timeout=30000)
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Upload", exact=True).click()
     chooser.value.set_files(str(photo))
+    name = page.get_by_label("Mural name", exact=False)
+    page.wait_for_function("(el) => el.value === 'Cave 17 west wall'", arg=name.element_handle(), timeout=30000)
+    page.get_by_text("Paint over the damage, or upload a mask").wait_for(timeout=30000)  # the upload's follow-up
     page.get_by_role("button", name="Brush", exact=True).click()
-    canvas = page.locator("canvas").first.bounding_box()
-    x, y = canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.5
     page.wait_for_timeout(500)  # the background is drawn before the stroke starts
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x + 8 * step, y, steps=2)
-    page.mouse.up()
+    before = len(described)
+    stroke(page, 0.005, 0.5, 8)  # starts on the grey margin left of the photo
+    stroke(page, 0.45, 0.3, 4, 5)  # a second stroke at once: one description for both, after the pause
+    box = page.get_by_label("Damage description", exact=False)
+    page.wait_for_function("(el) => el.value.includes('2 regions')", arg=box.element_handle(), timeout=30000)
+    page.wait_for_timeout(1500)
+    assert len(described) == before + 1, "one description per pause in the painting"
+    box.fill("Flaking azurite on the robe.")
+    stroke(page, 0.45, 0.8, 4, 5)
+    page.get_by_text("Your description is kept").wait_for(timeout=30000)
+    assert box.input_value() == "Flaking azurite on the robe."
+    assert "3 regions" in page.get_by_label("The machine's description", exact=False).input_value()
+
+    page.evaluate("window.__received.length = 0")
     page.get_by_role("button", name="Restore", exact=True).click()
-    page.get_by_text("of the image with").wait_for(timeout=120000)
-    page.screenshot(path=str(tmp_path / "restore.png"))
+    page.get_by_text("from your click").wait_for(timeout=120000)
+    received = "\n".join(page.evaluate("window.__received"))
+    regions = re.findall(r"restoring region (\d+) of (\d+)", received)  # (boxes merge: n depends on the restorer)
+    assert regions and regions[0][0] == "1" and regions[-1][0] == regions[-1][1], received[-3000:]
+    assert all(stage in received for stage in ("loading the restorer", "compositing", "saving the files"))
+    downloads = page.locator("body").inner_text()
+    assert all(f"Cave-17-west-wall-{kind}" in downloads for kind in ("restored", "mask", "provenance")), downloads
     item = next(i for i in reversed(context.store.items()) if i["source"] == "restored in the app by alice")
+    assert item["name"] == "Cave 17 west wall"
     mask = load_mask(item["mask_path"])
     assert (item["width"], item["height"]) == (600, 400) and mask.shape == (400, 600)
-    rows, columns = np.nonzero(mask)
-    assert 0.005 < mask.mean() < 0.1  # one horizontal stroke
-    assert columns.max() - columns.min() > 3 * (rows.max() - rows.min())
-    assert abs(rows.mean() - 200) < 40  # painted across the middle of the photo
+    rows, columns = np.nonzero(mask[150:250])
+    assert columns.min() == 0 and columns.max() > 80  # from the photo's left edge, where the stroke crossed it
+    assert abs(rows.mean() + 150 - 200) < 20  # across the middle of the photo
+
+
+def test_visitors_see_the_study_and_why_controls_are_off(browser, app_server):
+    url, _ = app_server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_text("Not signed in").wait_for(timeout=30000)
+    assert "MURALXGAN" not in page.inner_text("body")
+    page.get_by_role("button", name="Restore", exact=True).click()  # no photo: refused once, nothing else changes
+    page.get_by_text("Upload a mural photo first.").wait_for(timeout=30000)
+    assert page.get_by_text("Upload a mural photo first.").count() == 1
+    assert page.get_by_label("Damage description", exact=False).is_visible()  # not replaced by an error
+    page.get_by_role("tab", name="Caption review").click()
+    page.get_by_text("Mural 1 of").wait_for(timeout=30000)
+    assert page.get_by_text("The study.").first.is_visible()
+    assert page.get_by_role("button", name="Approve").is_disabled()
+    assert page.get_by_role("button", name="Reject").is_disabled()
+    assert page.get_by_text("to approve or reject descriptions").is_visible()
+    page.get_by_role("tab", name="Blind A/B").click()
+    page.get_by_text("to rate restorations").wait_for(timeout=30000)
+    for label in ("A is better", "B is better", "Both bad", "Next pair", "Skip this pair"):
+        assert page.get_by_role("button", name=label).is_disabled()
 
 
 def test_approve_an_edited_description(browser, app_server):
@@ -96,7 +164,10 @@ def test_approve_an_edited_description(browser, app_server):
     editor = page.get_by_label("Your description (edit, then approve or reject)")
     editor.fill("Two flakes across the blue robe; the azurite ground is lost.")
     page.get_by_role("button", name="Approve").click()
-    page.get_by_text("Saved: approved").wait_for(timeout=30000)
+    page.get_by_text("Saved: approved for mural 1 of").wait_for(timeout=30000)
+    heading = page.get_by_text("last decision: approved").inner_text()  # the same mural, with the decision
+    assert heading.startswith("Mural 1 of") and "(m0," in heading
+    assert editor.input_value() == "Two flakes across the blue robe; the azurite ground is lost."  # still shown
     rows = [r for r in context.store.db.query("SELECT * FROM caption_reviews WHERE reviewer = 'bob'")]
     assert len(rows) == 1 and rows[0]["decision"] == "approved"
     assert rows[0]["final_text"] == "Two flakes across the blue robe; the azurite ground is lost."

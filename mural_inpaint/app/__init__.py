@@ -13,6 +13,7 @@ def build_app(context=None):
     from mural_inpaint.app.arena_tab import build_arena_tab
     from mural_inpaint.app.auth import current_user
     from mural_inpaint.app.context import create_context
+    from mural_inpaint.app.feedback import how_to_join
     from mural_inpaint.app.leaderboard_tab import build_leaderboard_tab
     from mural_inpaint.app.restore_tab import build_restore_tab
     from mural_inpaint.app.review_tab import build_review_tab
@@ -27,12 +28,7 @@ def build_app(context=None):
         if user:
             signed_in = f"Signed in as **{user}**" + (" (admin)" if context.is_admin(user) else "")
             return signed_in + ("" if settings.on_spaces else " · [Sign out](/auth/logout)") + notes
-        if settings.on_spaces:
-            return "Not signed in: sign in with Hugging Face to review descriptions and vote." + notes
-        if settings.logins:
-            return "Not signed in: [sign in](/auth/login) to review descriptions and vote." + notes
-        return ("Not signed in. Reviewing and voting need a login: start the app with MURALXGAN_LOGINS "
-                "(name:password,...) or MURALXGAN_LOGINS_FILE." + notes)
+        return f"Not signed in: {how_to_join(settings)}" + notes
 
     # Gradio's copies of what it sent (and of uploads) are deleted once older than MURALXGAN_CACHE_MINUTES
     with gr.Blocks(title="MuralXGAN: mural restoration", delete_cache=delete_cache_setting()) as demo:

@@ -45,7 +45,7 @@ def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = 
     pair = context.store.issue_pair(user, rng or np.random.default_rng(), systems=context.systems)
     if pair is None:
         raise InputError("No restorations are ready to compare yet: they are computed in the background after "
-                         "murals are added (restore one in the Restore tab, or launch with MURALXGAN_REVIEW_DATA).")
+                         "murals are added (a signed-in user's restoration in the Restore tab adds one).")
     try:
         item = context.store.item(pair.item_id)
         left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)

@@ -52,6 +52,18 @@ def review_view(context: AppContext, position: int) -> ReviewView | None:
                       row["draft"], row["captioner"], row["final_text"] or row["draft"], history)
 
 
+def position_of(context: AppContext, item_id: str, fallback: int) -> int:
+    """Where ``item_id`` stands in the queue now (``fallback`` when it is not there)."""
+    ids = [row["id"] for row in context.store.review_queue()]
+    return ids.index(item_id) if item_id in ids else fallback
+
+
+def decision_note(view: ReviewView, decision: str) -> str:
+    """The confirmation after a decision, naming the mural it applied to (which stays on screen)."""
+    return (f"Saved: **{decision}** for mural {view.position + 1} of {view.total} (**{view.name}**); its history "
+            "below shows the decision. **Next unreviewed** moves on.")
+
+
 def next_unreviewed(context: AppContext, position: int) -> int:
     """Position of the first unreviewed mural after ``position`` (wrapping round); ``position`` if none is left."""
     queue = context.store.review_queue()

@@ -21,6 +21,7 @@ where they own damage, so blending costs no extra tiles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -211,13 +212,18 @@ def restore_box(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text: t
 
 
 def restore_regions(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text: torch.Tensor | None = None,
-                    boxes: list[Box] | None = None) -> np.ndarray:
+                    boxes: list[Box] | None = None, on_region: Callable[[int, int], None] | None = None
+                    ) -> np.ndarray:
     """Restore every damaged region of ``image`` (uint8 ``[H, W, 3]``) under bool ``mask`` ``[H, W]``.
 
-    Returns uint8 ``[H, W, 3]`` equal to ``image`` wherever ``mask`` is False.
+    Returns uint8 ``[H, W, 3]`` equal to ``image`` wherever ``mask`` is False.  ``on_region(k, n)`` is called
+    before the k-th of n context boxes is restored (progress reports).
     """
     out = image.copy()
-    for box in boxes if boxes is not None else plan_boxes(mask, min_side=restorer.max_side or 0):
+    planned = boxes if boxes is not None else plan_boxes(mask, min_side=restorer.max_side or 0)
+    for number, box in enumerate(planned, 1):
+        if on_region is not None:
+            on_region(number, len(planned))
         crop_mask = mask[box.slices]
         restored = restore_box(restorer, image[box.slices], crop_mask, text)
         out[box.slices] = composite(out[box.slices], restored, crop_mask)

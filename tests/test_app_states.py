@@ -1,0 +1,109 @@
+"""What people see in the app (issue 15): a description that follows the damage and keeps the conservator's words,
+names kept, restore stages, refusals in the project's words (one log line, no traceback), the decision just made,
+restorers described, what visitors are told, and one folder for the app's data.  Browser views: test_browser.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mural_inpaint.app.restore_logic import KEPT, follow_damage, photo_name, restore_to_files, restored_message
+from mural_inpaint.app.settings import AppSettings
+from mural_inpaint.imaging import save_png
+from tests.app_fixtures import login_cookie
+
+
+def painted(image: np.ndarray, *boxes: tuple[slice, slice]) -> dict:
+    layer = np.zeros((*image.shape[:2], 4), np.uint8)
+    for box in boxes:
+        layer[box] = [255, 0, 255, 255]
+    return {"background": image, "layers": [layer], "composite": None}
+
+
+def test_the_description_follows_the_damage_and_never_replaces_the_conservators_words(mural, tmp_path):
+    first = follow_damage(painted(mural, (slice(5, 9), slice(10, 30))), None, "", "")
+    assert first.text == first.draft and first.text.startswith("Damage covers") and not first.offer
+    grown = painted(mural, (slice(5, 9), slice(10, 30)), (slice(40, 60), slice(50, 75)))
+    second = follow_damage(grown, None, first.text, first.draft)  # the box still holds the machine's words
+    assert second.text == second.draft != first.draft and "2 regions" in second.text
+    mine = "Flaking azurite on the robe; the ground shows through."
+    kept = follow_damage(painted(mural, (slice(40, 60), slice(50, 75))), None, mine, second.draft)
+    assert kept.text is None and kept.offer and kept.note == KEPT and kept.draft.startswith("Damage covers")
+    assert follow_damage({"background": mural, "layers": []}, None, mine, kept.draft).text is None  # all erased
+    cleared = follow_damage({"background": mural, "layers": []}, None, second.text, second.draft)
+    assert cleared.text == "" and "Paint over the damage" in cleared.note
+    wrong = save_png(np.ones((5, 5), bool), tmp_path / "m.png")  # a mask of the wrong size is said, not ignored
+    refused = follow_damage({"background": mural, "layers": []}, str(wrong), "", "")
+    assert "cannot be described" in refused.note and "5x5 pixels but the image is 80x64" in refused.note
+
+
+def test_names_stages_and_the_wait_from_the_click(mural):
+    assert photo_name("", {"name": "Cave 45 north wall.jpg"}) == "Cave 45 north wall"
+    assert photo_name("", {"name": "background.png"}) == "uploaded photo"  # what the editor calls every upload
+    assert photo_name(" 莫高窟 45 ", {"name": "x.png"}) == "莫高窟 45"  # the name field wins
+    stages = []
+    result, _, files = restore_to_files(painted(mural, (slice(5, 9), slice(10, 30)), (slice(40, 60), slice(50, 75))),
+                                        None, "", "telea", name="Cave 45/north wall",
+                                        progress=lambda stage, fraction: stages.append((stage, fraction)))
+    assert [s for s, _ in stages] == ["loading the restorer", "describing the damage", "restoring region 1 of 2",
+                                      "restoring region 2 of 2", "compositing", "saving the files"]
+    assert [f for _, f in stages] == sorted(f for _, f in stages)
+    assert files["restored"].name == "Cave-45-north-wall-restored.png"
+    assert json.loads(files["provenance"].read_text())["name"] == "Cave 45/north wall"
+    result.provenance["timings"] |= {"restore_s": 4.3, "text_embedding_s": 0.0}
+    message = restored_message(result, "telea", 15.4, None)
+    assert "**15.4 s** from your click (the restorer itself: 4.3 s)" in message
+
+
+def test_restorers_are_offered_with_a_line_on_each():
+    from mural_inpaint.app.restore_tab import restorer_choices
+    from mural_inpaint.pipeline import default_restorer_name
+
+    choices = restorer_choices()
+    assert choices[0][1] == default_restorer_name()
+    assert {"telea", "biharmonic", "navier-stokes"} <= {value for _, value in choices}
+    assert all(label.startswith(f"{value}: ") and len(label) > len(value) + 10 for label, value in choices)
+
+
+def test_visitors_are_told_how_to_join_never_how_to_start_the_server():
+    from mural_inpaint.app.feedback import how_to_join, study_note, visitor_reason
+
+    for settings in (AppSettings(), AppSettings(logins={"a": "b"}), AppSettings(on_spaces=True)):
+        for text in (how_to_join(settings), study_note(settings), visitor_reason(settings, "vote")):
+            assert "MURALXGAN" not in text and "start" not in text.lower()
+    assert "[sign in](/auth/login)" in how_to_join(AppSettings(logins={"a": "b"}))
+    assert "Hugging Face" in visitor_reason(AppSettings(on_spaces=True), "vote")
+
+
+def test_everything_the_app_writes_by_default_is_under_one_folder(tmp_path):
+    settings = AppSettings.from_env({})
+    assert settings.db_path == Path("muralxgan-data/muralxgan.db")
+    for path in (settings.files, settings.hub_backup_folder):
+        assert path.parent == Path("muralxgan-data")
+    assert "/muralxgan-data/" in (Path(__file__).parents[1] / ".gitignore").read_text().splitlines()
+    moved = AppSettings.from_env({"MURALXGAN_DB": str(tmp_path / "x.db")})
+    assert moved.db_path == tmp_path / "x.db" and moved.files == tmp_path / "x-files"
+
+
+def test_refusals_are_one_log_line_and_the_decision_just_made_stays(app_server, tmp_path, mural, caplog, capfd):
+    from gradio_client import Client, handle_file
+
+    url, _ = app_server
+    client = Client(url, verbose=False, download_files=str(tmp_path), headers={"Cookie": login_cookie(url, "bob")})
+    editor = {"background": handle_file(str(save_png(mural, tmp_path / "w.png"))), "layers": [], "composite": None}
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING, logger="muralxgan.app"), pytest.raises(Exception, match="No damage"):
+        client.predict(editor, None, "", "telea", api_name="/restore")
+    lines = [r.getMessage() for r in caplog.records if r.name == "muralxgan.app"]
+    assert lines == ["muralxgan: restore refused: No damage is marked: paint over the damaged areas or upload a mask."]
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+    heading, *_ = client.predict(api_name="/review_show")
+    shown = heading.split("(", 1)[1].split(",", 1)[0]  # the mural's name
+    heading, *_, status = client.predict("Paint lost from the sleeve.", api_name="/review_approve")
+    assert heading.startswith("**Mural 1 of") and shown in heading and "last decision: approved" in heading
+    assert status.startswith("Saved: **approved** for mural 1 of ") and f"(**{shown}**)" in status
