@@ -67,15 +67,14 @@ def build_restore_tab(context: AppContext) -> None:
                               placeholder="the uploaded file's name", max_lines=1)
             caption = gr.Textbox("", label="Damage description (follows the damage as you paint; editable, and your "
                                  "words are kept; guides the restoration)", lines=3)
-            note = gr.Markdown()
+            with gr.Row(equal_height=True):
+                note = gr.Markdown(scale=4)
+                describe_button = gr.Button("Describe damage", size="sm", scale=1, min_width=130)
             with gr.Group(visible=False) as offer:
                 draft = gr.Textbox(label="The machine's description of the damage as marked now", lines=3,
                                    interactive=False)
                 use_draft = gr.Button("Use the machine's description instead of mine", size="sm")
-            with gr.Row():
-                describe_button = gr.Button("Describe damage", scale=1)
-                restorer = gr.Dropdown(restorer_choices(), value=default_restorer_name(), label="Restorer",
-                                       scale=3)
+            restorer = gr.Dropdown(restorer_choices(), value=default_restorer_name(), label="Restorer")
             restore_button = gr.Button("Restore", variant="primary")
         with gr.Column():
             comparison = gr.ImageSlider(label="Before / after", type="filepath", format="png")
