@@ -60,14 +60,14 @@ def signed_in_page(browser, url: str, name: str = "alice"):
     return page
 
 
-def stroke(page, x: float, y: float, dx: float, steps: int = 20) -> None:
+def stroke(page, x: float, y: float, dx: float, steps: int = 20, canvas: dict | None = None) -> None:
     """Drag the brush from (x, y) (fractions of the editor's canvas) ``steps`` times ``dx`` pixels to the right."""
-    canvas = page.locator("#muralxgan-photo canvas").first.bounding_box()
+    canvas = canvas or page.locator("#muralxgan-photo canvas").first.bounding_box()
     x, y = canvas["x"] + canvas["width"] * x, canvas["y"] + canvas["height"] * y
     page.mouse.move(x, y)
     page.mouse.down()
     for step in range(1, steps + 1):
-        page.mouse.move(x + dx * step, y, steps=2)
+        page.mouse.move(x + dx * step, y)
     page.mouse.up()
 
 
@@ -104,8 +104,9 @@ def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monke
     page.get_by_role("button", name="Brush", exact=True).click()
     page.wait_for_timeout(500)  # the background is drawn before the stroke starts
     before = len(described)
-    stroke(page, 0.005, 0.5, 8)  # starts on the grey margin left of the photo
-    stroke(page, 0.45, 0.3, 4, 5)  # a second stroke at once: one description for both, after the pause
+    canvas = page.locator("#muralxgan-photo canvas").first.bounding_box()
+    stroke(page, 0.005, 0.5, 8, canvas=canvas)  # starts on the grey margin left of the photo
+    stroke(page, 0.45, 0.3, 4, 5, canvas=canvas)  # a second stroke at once: one description for both, after the pause
     box = page.get_by_label("Damage description", exact=False)
     page.wait_for_function("(el) => el.value.includes('2 regions')", arg=box.element_handle(), timeout=30000)
     page.wait_for_timeout(1500)
