@@ -34,8 +34,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mural_inpaint.errors import InputError
-
 logger = logging.getLogger(__name__)
 _SERVED = Path(tempfile.mkdtemp(prefix="muralxgan-served-"))
 _SCRATCH = Path(tempfile.mkdtemp(prefix="muralxgan-scratch-"))
@@ -51,14 +49,9 @@ DEFAULT_CACHE_MINUTES = 60.0
 
 def cache_minutes() -> float:
     """How long files sent to browsers and downloads are kept (``MURALXGAN_CACHE_MINUTES``, default 60)."""
-    raw = os.environ.get("MURALXGAN_CACHE_MINUTES", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_CACHE_MINUTES
-    except ValueError:
-        raise InputError(f"MURALXGAN_CACHE_MINUTES must be a number of minutes, not {raw!r}.") from None
-    if value <= 0:
-        raise InputError("MURALXGAN_CACHE_MINUTES must be more than 0.")
-    return value
+    from mural_inpaint.app.settings import positive_number
+
+    return positive_number("MURALXGAN_CACHE_MINUTES", DEFAULT_CACHE_MINUTES, "minutes")
 
 
 def delete_cache_setting() -> tuple[int, int]:

@@ -167,3 +167,19 @@ class AppSettings:
             raise InputError(f"MURALXGAN_ARENA_SYSTEMS names unknown restorers: {', '.join(unknown)} "
                              f"(known: {', '.join(RESTORERS.names())}).")
         return systems
+
+
+def positive_number(name: str, default: float, unit: str) -> float:
+    """A positive number from the environment variable ``name`` (``default`` when unset); one-line error else."""
+    import os
+
+    from mural_inpaint.errors import InputError
+
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise InputError(f"{name} must be a number of {unit}, not {raw!r}.") from None
+    if value <= 0:
+        raise InputError(f"{name} must be more than 0.")
+    return value

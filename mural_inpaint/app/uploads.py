@@ -30,14 +30,9 @@ Upload = str | os.PathLike | bytes | bytearray | np.ndarray
 
 def max_upload_mb() -> float:
     """The upload limit in megabytes (``MURALXGAN_MAX_UPLOAD_MB``; default :data:`DEFAULT_MAX_UPLOAD_MB`)."""
-    raw = os.environ.get("MURALXGAN_MAX_UPLOAD_MB", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
-    except ValueError:
-        raise InputError(f"MURALXGAN_MAX_UPLOAD_MB must be a number of megabytes, not {raw!r}.") from None
-    if value <= 0:
-        raise InputError("MURALXGAN_MAX_UPLOAD_MB must be more than 0.")
-    return value
+    from mural_inpaint.app.settings import positive_number
+
+    return positive_number("MURALXGAN_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, "megabytes")
 
 
 def max_upload_bytes() -> int:
