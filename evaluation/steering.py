@@ -24,16 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.benchmark import add_data_arguments, build_pipeline, cases_from_args, environment, run_cli
-from mural_inpaint.palette import DUNHUANG_PALETTE, srgb_to_lab
+from mural_inpaint.palette import DUNHUANG_PALETTE, mean_colour_lab, srgb_to_lab
 
 SENTENCE = "The lost paint in the damaged area was {}."
 GREEN, RED = "malachite green", "cinnabar / vermilion red"
-
-
-def mean_hole_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """CIELAB ``[3]`` of the mean sRGB colour of the hole (what the eye averages at viewing distance)."""
-    mean_rgb = np.clip(np.rint(image[mask].astype(np.float64).mean(axis=0)), 0, 255).astype(np.uint8)
-    return srgb_to_lab(mean_rgb)
 
 
 def pigment_distances(lab: np.ndarray) -> np.ndarray:
@@ -65,7 +59,7 @@ def steering(pipeline, cases, seed: int = 0, progress=None) -> dict:
         for name in [None, *names]:
             caption = SENTENCE.format(name) if name else ""
             restored = pipeline.restore(case.image, case.mask, caption=caption, seed=seed).image
-            fills[name] = mean_hole_lab(restored, case.mask)
+            fills[name] = mean_colour_lab(restored, case.mask)
             if progress is not None:
                 progress.update(1)
         row = {"case": case.name, "no_text_lab": fills[None].round(2).tolist()}

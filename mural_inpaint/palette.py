@@ -90,3 +90,17 @@ def pigment_shares(pixels: np.ndarray, max_samples: int = 8000, seed: int = 0) -
     shares = counts / counts.sum()
     order = np.argsort(-shares, kind="stable")
     return [(DUNHUANG_PALETTE[i].name, float(shares[i])) for i in order if shares[i] > 0]
+
+
+def mean_colour_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """CIELAB ``[3]`` of the mean sRGB colour of ``image`` (uint8 ``[H, W, 3]``) under ``mask`` (bool ``[H, W]``):
+    the colour the eye averages at viewing distance."""
+    mean_rgb = np.clip(np.rint(image[mask].astype(np.float64).mean(axis=0)), 0, 255).astype(np.uint8)
+    return srgb_to_lab(mean_rgb)
+
+
+def mean_colour_difference(first: np.ndarray, second: np.ndarray, mask: np.ndarray) -> float:
+    """CIEDE2000 between the mean colours of two images under ``mask``; about 2 is a just visible difference."""
+    from skimage.color import deltaE_ciede2000
+
+    return float(deltaE_ciede2000(mean_colour_lab(first, mask), mean_colour_lab(second, mask)))

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mural_inpaint.app.restore_logic import KEPT, follow_damage, photo_name, restore_to_files, restored_message
+from mural_inpaint.app.restore_logic import (
+    KEPT,
+    follow_damage,
+    photo_name,
+    restore_to_files,
+    restored_message,
+    words_comparison,
+)
 from mural_inpaint.app.settings import AppSettings
 from mural_inpaint.imaging import save_png
 from tests.app_fixtures import login_cookie
@@ -57,6 +64,26 @@ def test_names_stages_and_the_wait_from_the_click(mural):
     result.provenance["timings"] |= {"restore_s": 4.3, "text_embedding_s": 0.0}
     message = restored_message(result, "telea", 15.4, None)
     assert "**15.4 s** from your click (the restorer itself: 4.3 s)" in message
+
+
+def test_the_conservator_sees_what_their_words_change(mural):
+    """The same damage restored with the conservator's words and with the machine's description, side by side,
+    with how far the words moved the restored colour; the provenance records the words used."""
+    from mural_inpaint.palette import mean_colour_difference
+
+    editor = painted(mural, (slice(20, 50), slice(20, 50)))
+    words = "The lost paint in the damaged area was malachite green."
+    result, _, files = restore_to_files(editor, None, words, "muralxgan", name="Cave 45")
+    assert json.loads(files["provenance"].read_text())["caption"] == words
+    without, note = words_comparison(editor, None, "muralxgan", "Cave 45", result)
+    machine = json.loads(Path(str(without).replace("-restored.png", "-provenance.json")).read_text())
+    assert machine["caption"].startswith("Damage covers") and machine["captioner"] != "expert"
+    from mural_inpaint.imaging import load_image
+
+    moved = mean_colour_difference(result.image, load_image(without), result.mask)
+    assert f"by **{moved:.1f} CIEDE2000**" in note
+    assert words_comparison(editor, None, "telea", "Cave 45", result) == (
+        None, "**telea** does not read the description, so your words change nothing.")
 
 
 def test_restorers_are_offered_with_a_line_on_each():

@@ -123,3 +123,84 @@ def test_steering_measurement_on_a_tiny_model():
     matrix = np.array(result["matrix"])
     assert matrix.shape == (PIGMENT_COUNT, PIGMENT_COUNT) and np.allclose(matrix.sum(axis=1), 1.0)
     assert result["green_vs_red"]["cases"] == 2 and len(result["per_case"]) == 2
+
+
+def tiny_steering_model(seed=0):
+    from mural_inpaint.models import ColourConfig, GeneratorConfig, MuralXGAN, MuralXGANConfig
+
+    torch.manual_seed(seed)
+    return MuralXGAN(MuralXGANConfig(
+        generator=GeneratorConfig(channels=8, dilations=(2,), text_dim=16 + PIGMENT_COUNT),
+        colour=ColourConfig(channels=4, dilations=(1,)), pigment_steering=True,
+        text_encoder={"name": "minilm", "dim": 16 + PIGMENT_COUNT, "pigment_words": True})).eval()
+
+
+def test_pigment_steering_moves_only_named_rows_and_only_inside_the_hole():
+    model = tiny_steering_model()
+    image, mask = torch.rand(2, 3, 32, 32), torch.zeros(2, 1, 32, 32)
+    mask[:, :, 8:24, 8:24] = 1
+    pigments = torch.zeros(2, PIGMENT_COUNT)
+    pigments[1, GREEN] = 1.0  # row 0 names nothing (an automatic description), row 1 names malachite green
+    text = torch.cat([torch.randn(2, 16), pigments], dim=1)
+    with torch.no_grad():
+        untrained = model(image, mask, text, image)
+        without_branch = model.colour(image * (1 - mask) + model.generator(image, mask, text, image) * mask, mask)
+        assert torch.equal(untrained, without_branch)  # the head starts at zero: the identity
+        torch.nn.init.normal_(model.steering.head.weight, std=0.5)
+        steered = model(image, mask, text, image)
+    assert torch.equal(steered[0], untrained[0])  # no pigment named: bit for bit as before
+    assert not torch.equal(steered[1], untrained[1])
+    assert torch.equal(steered[1] * (1 - mask[1]), untrained[1] * (1 - mask[1]))  # known pixels untouched
+    with torch.no_grad():
+        assert torch.equal(model(image, mask, text * 0, image), model(image, mask, text * 0, image))
+
+
+def test_pigment_steering_needs_the_pigment_vector():
+    from mural_inpaint.models import MuralXGANConfig
+
+    with pytest.raises(ValueError, match="pigment_words"):
+        MuralXGANConfig(pigment_steering=True)
+
+
+def test_train_only_freezes_everything_else_and_names_unknown_parts():
+    from train.train import freeze_all_but
+
+    model = tiny_steering_model()
+    learning = freeze_all_but(model, ["steering"])
+    assert learning and all(p.requires_grad for p in model.steering.parameters())
+    assert not any(p.requires_grad for p in model.generator.parameters())
+    assert not any(p.requires_grad for p in model.colour.parameters())
+    assert len(learning) == len(list(model.steering.parameters()))
+    with pytest.raises(ValueError, match="train_only names stearing.*it has colour, generator, steering"):
+        freeze_all_but(model, ["stearing"])
+    assert len(freeze_all_but(tiny_steering_model(), [])) == len(list(tiny_steering_model().parameters()))
+
+
+def test_a_steering_fine_tune_changes_only_the_branch(tmp_path):
+    """A three-step run with train_only: [steering] on counterfactual samples: every parent weight comes back
+    unchanged, the branch learns, and the export restores as the parent when no pigment is named."""
+    from mural_inpaint.models import load_muralxgan
+    from tests.test_train import tiny_run_config
+    from train.train import main
+
+    config = tiny_run_config(tmp_path, steps=2)
+    assert main(["--config", str(config), "--set", "loss.adversarial_start=100"]) == 0
+    parent_dir = tmp_path / "run" / "model"
+    changes = ("model_changes={text_encoder: {pigment_words: true, dim: 393}, generator: {text_dim: 393}, "
+               "pigment_steering: true}")
+    assert main(["--config", str(config), "--set", f"init_from={parent_dir}", "--set", changes,
+                 "--set", "train_only=[steering]", "--set", f"output_dir={tmp_path / 'ft'}", "--set", "steps=3",
+                 "--set", "lr=0.01", "--set", "data.counterfactual=1.0", "--set", "data.conservator_captions=1.0",
+                 "--set", "data.text_dropout=0.0", "--set", "data.mask_sources={large: 1.0}"]) == 0
+    parent, child = load_muralxgan(parent_dir)[0], load_muralxgan(tmp_path / "ft" / "model")[0]
+    assert child.config.training["train_only"] == ["steering"]
+    child_state = child.state_dict()
+    for name, value in parent.state_dict().items():
+        assert torch.equal(child_state[name][tuple(slice(0, n) for n in value.shape)], value), name
+    assert child.steering.head.weight.abs().sum() > 0  # the branch learnt
+    image, mask = torch.rand(1, 3, 32, 32), (torch.rand(1, 1, 32, 32) > 0.7).float()
+    text = torch.randn(1, 384)
+    with torch.no_grad():  # the widened text input adds zero-weight columns: equal up to float summation order
+        assert torch.allclose(parent(image, mask, text, image),
+                              child(image, mask, torch.cat([text, torch.zeros(1, PIGMENT_COUNT)], 1), image),
+                              atol=1e-6)

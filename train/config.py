@@ -111,6 +111,8 @@ class TrainConfig:
     # {generator: {spectral_blocks: 2}}; new layers start as the identity, every parent weight is loaded
     select_on: str = "hole_psnr"  # which validation score picks best/: "hole_psnr", or "balanced" = hole PSNR plus
     # hole-box LPIPS in decibels (-10 log10 LPIPS), so a 10 % lower LPIPS counts as much as +0.46 dB
+    train_only: list[str] = field(default_factory=list)  # names of the restorer's parts that learn (e.g.
+    # ["steering"]); the rest stay frozen, so a fine-tune adding a branch cannot change what the parent did without it
     ema_decay: float | None = None  # exponential moving average of the restorer's weights (e.g. 0.998): validated,
     # exported and published instead of the weights of the last step, which jump around with the GAN game
 

@@ -83,6 +83,7 @@ def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metri
         **({"init_from": config.init_from} if config.init_from else {}),
         **({"model_changes": config.model_changes} if config.model_changes else {}),
         **({"ema_decay": config.ema_decay} if config.ema_decay else {}),
+        **({"train_only": config.train_only} if config.train_only else {}),
         "data": config.data.sources,
         "holdout": config.data.holdout,
         "crop_size": config.data.crop_size,
@@ -151,6 +152,21 @@ def build_model(config: TrainConfig) -> MuralXGAN:
     return model
 
 
+def freeze_all_but(model: MuralXGAN, parts: list[str]) -> list[torch.nn.Parameter]:
+    """Freeze every parameter outside the named top-level parts (all learn when ``parts`` is empty) -> the learning
+    ones.  An unknown part is an error, not a run that silently trains nothing."""
+    if not parts:
+        return list(model.parameters())
+    known = {name for name, _ in model.named_children()}
+    unknown = [part for part in parts if part not in known]
+    if unknown:
+        raise ValueError(f"train_only names {', '.join(unknown)}, which this restorer does not have "
+                         f"(it has {', '.join(sorted(known))})")
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.split(".", 1)[0] in parts)
+    return [parameter for parameter in model.parameters() if parameter.requires_grad]
+
+
 def setup_run(config: TrainConfig, resume: bool) -> Run:
     """Models, data, optimisers and validation cases; the saved state when resuming."""
     from accelerate import Accelerator
@@ -180,7 +196,8 @@ def setup_run(config: TrainConfig, resume: bool) -> Run:
                                          sampler=sampler, drop_last=True, num_workers=config.data.workers,
                                          persistent_workers=config.data.workers > 0)
     betas = (config.adam_beta1, 0.99)
-    optimizer_g = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=betas, weight_decay=0.0)
+    learning = freeze_all_but(model, config.train_only)
+    optimizer_g = torch.optim.AdamW(learning, lr=config.lr, betas=betas, weight_decay=0.0)
     optimizer_d = torch.optim.AdamW(discriminator.parameters(), lr=config.lr_discriminator, betas=betas,
                                     weight_decay=0.0)
     schedule_g = torch.optim.lr_scheduler.LambdaLR(optimizer_g, lambda s: learning_rate_factor(s, config))

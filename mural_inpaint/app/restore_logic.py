@@ -138,6 +138,27 @@ def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: 
     return result, image, files
 
 
+def words_comparison(editor_value: dict | None, mask_file: str | None, restorer: str, name: str,
+                     with_words: RestorationResult, progress: Progress | None = None) -> tuple[Path | None, str]:
+    """What the conservator's words change: the same restoration guided by the machine's own description instead.
+
+    -> (the PNG restored without their words, or None when the restorer reads no text, one line saying how far the
+    restored area's mean colour moved, in CIEDE2000, about 2 being a just visible difference).
+    """
+    from mural_inpaint.palette import mean_colour_difference
+
+    if not pipeline_for(restorer).restorer.uses_text:
+        return None, f"**{restorer}** does not read the description, so your words change nothing."
+    machine, _, files = restore_to_files(editor_value, mask_file, None, restorer, name=f"{name} machine words",
+                                         progress=progress)
+    if not with_words.mask.any():
+        return files["restored"], "No damage is marked, so the words have nothing to change."
+    moved = mean_colour_difference(with_words.image, machine.image, with_words.mask)
+    seen = "a visible difference" if moved >= 2 else "below a just visible difference (about 2)"
+    return files["restored"], (f"Your words moved the restored area's mean colour by **{moved:.1f} CIEDE2000** "
+                               f"from the restoration guided by the machine's description ({seen}).")
+
+
 def restored_message(result: RestorationResult, restorer: str, waited_s: float, left_out: str | None) -> str:
     """The status line after a restoration: the wait the user saw (from the click), then what the model took."""
     timings = result.provenance.get("timings", {})

@@ -7,6 +7,8 @@
   meantime is dropped in the browser (:data:`KEEP_IF_EDITED`).
 - Restoring reports its stages through ``gr.Progress`` on the status line, and the time it reports runs from the
   click (a first, unqueued step stamps it), not from when the model started.
+- "Also restore with the machine's description" restores a second time, guided by the machine's words instead of
+  the conservator's, and shows both side by side with how far the words moved the restored colour.
 - Refusals appear once, with the progress, on the status line beside the control; the other outputs keep what
   they showed.
 """
@@ -29,6 +31,7 @@ from mural_inpaint.app.restore_logic import (
     remember_restoration,
     restore_to_files,
     restored_message,
+    words_comparison,
 )
 from mural_inpaint.errors import MuralXGANError
 from mural_inpaint.pipeline import default_restorer_name
@@ -75,11 +78,17 @@ def build_restore_tab(context: AppContext) -> None:
                                    interactive=False)
                 use_draft = gr.Button("Use the machine's description instead of mine", size="sm")
             restorer = gr.Dropdown(restorer_choices(), value=default_restorer_name(), label="Restorer")
+            compare_words = gr.Checkbox(False, label="Also restore with the machine's description, to see what my "
+                                        "words change (takes twice as long)")
             restore_button = gr.Button("Restore", variant="primary")
         with gr.Column():
             comparison = gr.ImageSlider(label="Before / after", type="filepath", format="png")
             status = gr.Markdown(min_height=64)
             downloads = gr.File(label="Downloads: restored PNG, mask PNG, provenance JSON", file_count="multiple")
+            with gr.Group(visible=False) as words_group:
+                words_view = gr.ImageSlider(label="Guided by the machine's description / by your words",
+                                            type="filepath", format="png")
+                words_note = gr.Markdown()
     machine_draft = gr.State("")  # the machine's last draft: the box holds the conservator's words when it differs
     clicked_at = gr.State(None)  # when Restore was clicked (time.monotonic)
     follow_button = gr.Button("Describe the damage as painted", visible="hidden", elem_id="muralxgan-follow-damage")
@@ -94,16 +103,23 @@ def build_restore_tab(context: AppContext) -> None:
     def stamp():
         return time.monotonic(), gr.update(interactive=False, value="Restoring...")
 
-    def restore(editor, mask_file, caption, restorer, mural_name, last, clicked, request: gr.Request,
+    def restore(editor, mask_file, caption, restorer, mural_name, last, clicked, compare, request: gr.Request,
                 profile: gr.OAuthProfile | None = None, progress=gr.Progress()):  # noqa: B008 (Gradio idiom)
         started = time.monotonic()
         clicked = clicked if clicked is not None and 0 <= started - clicked < STAMP_WAIT_LIMIT_S else started
         mural = photo_name(mural_name, editor)
         own = edited(caption, last)  # the conservator's words guide it; else the machine describes the damage anew
+        compare = bool(compare and own)
+        share = 0.5 if compare else 1.0  # of the progress bar, per restoration
+        words_view_, words_note_ = None, ""
         try:
             result, original, files = restore_to_files(
                 editor, mask_file, caption if own else None, restorer, name=mural,
-                progress=lambda stage, fraction: progress(fraction, desc=stage))
+                progress=lambda stage, fraction: progress(share * fraction, desc=stage))
+            if compare:
+                without, words_note_ = words_comparison(editor, mask_file, restorer, mural, result, progress=(
+                    lambda stage, fraction: progress(0.5 + 0.5 * fraction, desc=f"without your words: {stage}")))
+                words_view_ = (str(without), str(files["restored"])) if without else None
         except MuralXGANError as error:
             raise refused("restore", error) from None
         user = current_user(request, profile)
@@ -111,8 +127,9 @@ def build_restore_tab(context: AppContext) -> None:
         remember_restoration(context, original, result, user, name=mural)
         message = restored_message(result, restorer, time.monotonic() - clicked, left_out)
         downloads_ = [str(files[key]) for key in ("restored", "mask", "provenance")]
+        words = gr.update(visible=compare)
         return ((str(files["original"]), str(files["restored"])), caption if own else result.caption, downloads_,
-                message, last if own else result.caption, None)
+                message, last if own else result.caption, None, words, words_view_, words_note_)
 
     follow_outputs = [proposed, sent, draft, offer, note, machine_draft]
     follow_inputs = [editor, mask_file, caption, machine_draft]
@@ -127,8 +144,10 @@ def build_restore_tab(context: AppContext) -> None:
                     api_name=False)
     restore_button.click(stamp, None, [clicked_at, restore_button], queue=False, show_progress="hidden",
                          api_name=False
-                         ).then(restore, [editor, mask_file, caption, restorer, name, machine_draft, clicked_at],
-                                [comparison, caption, downloads, status, machine_draft, clicked_at],
+                         ).then(restore, [editor, mask_file, caption, restorer, name, machine_draft, clicked_at,
+                                          compare_words],
+                                [comparison, caption, downloads, status, machine_draft, clicked_at, words_group,
+                                 words_view, words_note],
                                 api_name="restore", show_progress_on=[status]
                          ).then(lambda: gr.update(interactive=True, value="Restore"), None, restore_button,
                                 queue=False, show_progress="hidden", api_name=False)

@@ -52,3 +52,57 @@ class ColourCorrectionNet(nn.Module):
         gain, offset = self.head(self.body(torch.cat([image, mask, context], dim=1))).chunk(2, dim=1)
         corrected = (image * (1 + gain) + offset).clamp(0, 1)
         return image * (1 - mask) + corrected * mask
+
+
+def masked_statistics(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean and std per channel of ``image`` ``[B, 3, H, W]`` where ``mask`` ``[B, 1, H, W]`` is 1: ``[B, 6]``."""
+    total = mask.sum((2, 3)).clamp_min(1.0)
+    mean = (image * mask).sum((2, 3)) / total
+    var = ((image - mean[:, :, None, None]) ** 2 * mask).sum((2, 3)) / total
+    return torch.cat([mean, var.clamp_min(0).sqrt()], dim=1)
+
+
+class PigmentSteering(nn.Module):
+    """Moves the restored region towards the palette pigments a description names for the lost paint.
+
+    ``forward(image, mask, pigments)``: ``image`` ``[B, 3, H, W]`` in ``[0, 1]`` (the colour-corrected restoration),
+    ``mask`` ``[B, 1, H, W]`` (1 = damage), ``pigments`` ``[B, P]`` the shares of
+    :data:`mural_inpaint.palette.DUNHUANG_PALETTE` named for the lost paint (summing to 1, or all zero when none is
+    named; :func:`mural_inpaint.text.pigment_words.lost_pigments`).  Like the colour net it predicts a per-pixel gain
+    and offset inside the hole, from the pixel, the mask, the colour statistics of the fill and of the intact ring,
+    the named colour (share-weighted mean of the pigments' aged anchors) and the shares themselves.
+
+    Why a branch of its own: where the surroundings say what a loss held, a generator learns to ignore the text;
+    a conservator's "the robe was malachite green" then changes nothing.  This branch sees only what the words name,
+    and rows that name no pigment come back bit for bit unchanged, so an automatic description restores exactly as
+    without it.  The head starts at zero: an untrained branch is the identity.
+    """
+
+    def __init__(self, config: ColourConfig):
+        super().__init__()
+        from mural_inpaint.palette import DUNHUANG_PALETTE
+
+        self.config = config
+        anchors = [torch.tensor(p.anchors_srgb, dtype=torch.float32).mean(0) / 255.0 for p in DUNHUANG_PALETTE]
+        # derived from the palette, not learned: kept out of the checkpoint
+        self.register_buffer("pigment_colours", torch.stack(anchors), persistent=False)  # [P, 3]
+        count, c = len(anchors), config.channels
+        layers: list[nn.Module] = [nn.Conv2d(3 + 1 + 6 + 6 + 3 + count, c, 3, padding=1), nn.LeakyReLU(0.2)]
+        for dilation in config.dilations:
+            layers += [nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(c, 6, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
+        named = pigments.sum(1) > 0
+        if not bool(named.any()):
+            return image
+        named_colour = pigments @ self.pigment_colours  # [B, 3]
+        context = torch.cat([ring_statistics(image, mask, self.config.ring_width), masked_statistics(image, mask),
+                             named_colour, pigments], dim=1)
+        context = context[:, :, None, None].expand(-1, -1, *image.shape[-2:])
+        gain, offset = self.head(self.body(torch.cat([image, mask, context], dim=1))).chunk(2, dim=1)
+        steered = image * (1 - mask) + (image * (1 + gain) + offset).clamp(0, 1) * mask
+        return torch.where(named[:, None, None, None], steered, image)

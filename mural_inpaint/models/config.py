@@ -88,6 +88,9 @@ class MuralXGANConfig:
     coarse_fill: str = "telea"  # classical restorer giving the generator's starting point
     working_size: int = 256  # crops are restored at most this many pixels on their longer side
     texture: TextureConfig = field(default_factory=TextureConfig)
+    # the restored region moved towards the pigments a description names for the lost paint (PigmentSteering);
+    # needs the text encoder's pigment vector (text_encoder.pigment_words)
+    pigment_steering: bool = False
     training: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -97,6 +100,9 @@ class MuralXGANConfig:
             self.colour = _from_dict(ColourConfig, self.colour)
         if isinstance(self.texture, dict):
             self.texture = _from_dict(TextureConfig, self.texture)
+        if self.pigment_steering and not self.text_encoder.get("pigment_words"):
+            raise ValueError("pigment_steering needs a text encoder with pigment_words: the branch reads the "
+                             "pigments named for the lost paint from the end of the text embedding")
 
     @classmethod
     def from_dict(cls, data: dict) -> MuralXGANConfig:

@@ -16,7 +16,7 @@ from torch import nn
 
 from mural_inpaint.errors import ModelUnavailableError
 from mural_inpaint.hub import ResolvedModel, resolve_model_dir
-from mural_inpaint.models.colour import ColourCorrectionNet
+from mural_inpaint.models.colour import ColourCorrectionNet, PigmentSteering
 from mural_inpaint.models.config import MuralXGANConfig
 from mural_inpaint.models.generator import TextGuidedGenerator
 from mural_inpaint.text.encoders import TextEncoderSpec
@@ -33,6 +33,7 @@ Load it with the MuralXGAN package (`python -m mural_inpaint restore IMAGE --mas
 
 - Working size: {{ working_size }} px crops; classical starting fill: `{{ coarse_fill }}`.
 - Texture stage for sizeable losses: {{ texture }}.
+- Pigment steering: {{ steering }}.
 
 ## Training
 
@@ -86,6 +87,7 @@ class MuralXGAN(
         self._hub_mixin_config = config  # config.json always holds the full config, defaults included
         self.generator = TextGuidedGenerator(config.generator)
         self.colour = ColourCorrectionNet(config.colour) if config.use_colour_net else None
+        self.steering = PigmentSteering(config.colour) if config.pigment_steering else None
 
     @property
     def text_encoder_spec(self) -> TextEncoderSpec:
@@ -105,6 +107,8 @@ class MuralXGAN(
         out = image * (1 - mask) + raw * mask
         if self.colour is not None and use_colour_net:
             out = self.colour(out, mask)
+        if self.steering is not None and text is not None:
+            out = self.steering(out, mask, text[:, -self.steering.pigment_colours.shape[0]:])
         return (out, raw) if return_generator_output else out
 
     def generate_model_card(self, *args, **kwargs):
@@ -116,6 +120,9 @@ class MuralXGAN(
             f"detail of the `{texture.method}` fill (finer than a {texture.sigma:g} px blur) added at strength "
             f"{texture.strength:g} where the damage is over {texture.depth_from:g} px deep, fully from "
             f"{texture.depth_full:g} px"))
+        kwargs.setdefault("steering", "a branch moves the restored region towards the palette pigments a description "
+                          "names for the lost paint (\"The lost paint in the damaged area was malachite green.\"); "
+                          "descriptions naming none restore as without it" if self.config.pigment_steering else "none")
         kwargs.setdefault("training", training_summary(self.config.training))
         return super().generate_model_card(*args, **kwargs)
 
