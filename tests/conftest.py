@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from tests.helpers import synthetic_mural
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# ONNX graphs exported for the tests' tiny checkpoints go to a folder of this run, never the user's cache
+os.environ.setdefault("MURALXGAN_CACHE_DIR", tempfile.mkdtemp(prefix="muralxgan-test-cache-"))
 
 pytest_plugins = ["tests.app_fixtures"]  # the running app server (API and browser tests)
 

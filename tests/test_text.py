@@ -104,7 +104,7 @@ def test_minilm_embeddings_are_384_d_float32_unit_rows(minilm):
     torch.testing.assert_close(embeddings.norm(dim=-1), torch.ones(3))
     assert minilm.dim == 384 and minilm.spec.dim == 384
     assert minilm.to("cpu") is minilm and minilm.device == "cpu"  # training moves it to its GPU the same way
-    assert minilm.model.device.type == "cpu"
+    assert next(minilm.model.parameters()).device.type == "cpu"
 
 
 def test_minilm_understands_paraphrases(minilm):
@@ -124,6 +124,42 @@ def test_minilm_is_deterministic_and_batch_independent(minilm):
     # Padding in a batch with a longer caption must not change the mean-pooled embedding.
     batched = minilm.encode([text, text + " next to a long inscription band with many characters and figures"])
     torch.testing.assert_close(batched[0], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_the_plain_bert_gives_transformers_numbers_without_importing_it(minilm, tmp_path):
+    """MiniLM runs through mural_inpaint.text.bert (no transformers import, about 3 s saved per process); its
+    embeddings must be those of transformers' BertModel, for the bundled weights and for a tiny random BERT."""
+    import shutil
+
+    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+    from mural_inpaint.text import bert
+    from mural_inpaint.text.minilm import MiniLMEncoder, bundled_minilm_dir
+
+    def reference(folder, texts):
+        tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            tokens = model(**batch).last_hidden_state
+        weights = batch["attention_mask"].unsqueeze(-1).float()
+        return torch.nn.functional.normalize((tokens * weights).sum(1) / weights.sum(1), dim=-1)
+
+    texts = ["Damage covers 3.2% of the mural in 2 regions: flaking paint. The surrounding paint is malachite green "
+             "(45%).", "The lost paint was cinnabar.", "莫高窟 第45窟", "word " * 400]  # the last one is truncated
+    assert minilm.plain
+    torch.testing.assert_close(minilm.encode(texts), reference(bundled_minilm_dir(), texts), atol=2e-6, rtol=0)
+    torch.manual_seed(0)
+    tiny = BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64))
+    tiny.save_pretrained(tmp_path / "tiny")
+    shutil.copy(bundled_minilm_dir() / "tokenizer.json", tmp_path / "tiny")
+    shutil.copy(bundled_minilm_dir() / "tokenizer_config.json", tmp_path / "tiny")
+    encoder = MiniLMEncoder(TextEncoderSpec(model=str(tmp_path / "tiny")))
+    assert encoder.plain and encoder.dim == 32
+    torch.testing.assert_close(encoder.encode(texts), reference(tmp_path / "tiny", texts), atol=2e-6, rtol=0)
+    config = json.loads((tmp_path / "tiny" / "config.json").read_text())
+    (tmp_path / "tiny" / "config.json").write_text(json.dumps(config | {"hidden_act": "gelu_new"}))
+    assert not bert.supports(tmp_path / "tiny")  # another activation: transformers runs it
+    assert not MiniLMEncoder(TextEncoderSpec(model=str(tmp_path / "tiny"))).plain
 
 
 def test_minilm_missing_or_broken_folder_is_a_clear_error(tmp_path):

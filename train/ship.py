@@ -50,7 +50,8 @@ def benchmark_figures(summary_path: str | Path, label: str) -> dict:
 
 def ship(source: str | Path, destination: str | Path, changes: dict, note: str | None = None,
          benchmarks: list[str] | None = None, label: str | None = None) -> Path:
-    """Copy checkpoint ``source`` to ``destination`` with ``changes`` to its config and a generated record."""
+    """Copy checkpoint ``source`` to ``destination`` with ``changes`` to its config and a generated record, and
+    its ONNX graph (``model.onnx``, :mod:`mural_inpaint.models.engine`)."""
     from train.train import extended_model
 
     model, _ = load_muralxgan(source, allow_download=False)
@@ -72,6 +73,9 @@ def ship(source: str | Path, destination: str | Path, changes: dict, note: str |
     model.generate_model_card().save(destination / "README.md")
     if (Path(source) / "train_config.json").is_file():
         shutil.copy(Path(source) / "train_config.json", destination / "train_config.json")
+    from mural_inpaint.models.engine import GRAPH_FILE, export_graph
+
+    export_graph(model, destination / GRAPH_FILE)  # the CPU engine's graph: no export on the users' machines
     return destination
 
 

@@ -34,9 +34,13 @@ def default_checkpoint() -> tuple[str | None, str | None]:
 class MuralXGANRestorer(Restorer):
     name = "muralxgan"
 
-    def __init__(self, model, source, revision: str | None, text_encoder_spec=None, channels_last: bool = True):
+    def __init__(self, model, source, revision: str | None, text_encoder_spec=None, channels_last: bool = True,
+                 engine: str = "torch", checkpoint_dir: Path | None = None):
+        """``engine``: ``torch``, ``onnx`` or ``auto`` (:func:`mural_inpaint.models.engine.choose_engine`; None reads
+        ``MURALXGAN_ENGINE``).  A model being trained keeps ``torch``: its weights change between calls."""
         import torch
 
+        from mural_inpaint.models.engine import choose_engine
         from mural_inpaint.text.encoders import check_compatible
 
         # channels-last runs oneDNN's faster convolution kernels on CPU (about 15 % here); off for a model that is
@@ -57,6 +61,7 @@ class MuralXGANRestorer(Restorer):
         self.texture_source = None if texture.method == "none" else RESTORERS.create(texture.method)
         self.use_colour_net = True
         self._torch = torch
+        self.graph, self.engine = choose_engine(self.model, checkpoint_dir, engine)
 
     def restore_crop(self, image, mask, text=None):
         torch = self._torch
@@ -74,8 +79,11 @@ class MuralXGANRestorer(Restorer):
             return tensor.to(device).contiguous(memory_format=self.memory_format)
 
         with torch.inference_mode():
-            out = self.model(laid_out(image_to_tensor(image)), laid_out(mask_to_tensor(mask)), embedding,
-                             laid_out(image_to_tensor(coarse)), use_colour_net=self.use_colour_net)
+            if self.graph is not None and self.use_colour_net:
+                out = self._run_graph(image, mask, embedding, coarse)
+            else:
+                out = self.model(laid_out(image_to_tensor(image)), laid_out(mask_to_tensor(mask)), embedding,
+                                 laid_out(image_to_tensor(coarse)), use_colour_net=self.use_colour_net)
         restored = tensor_to_image(out)[:height, :width]
         if self.texture_source is None:
             return restored
@@ -84,19 +92,32 @@ class MuralXGANRestorer(Restorer):
         return add_texture(restored, image[:height, :width], mask[:height, :width], self.texture_source,
                            self.model.config.texture)
 
+    def _run_graph(self, image, mask, embedding, coarse):
+        """The ONNX graph (generator + colour net), then the steering branch in PyTorch when the model has one."""
+        torch = self._torch
+        image_t, mask_t, coarse_t = image_to_tensor(image), mask_to_tensor(mask), image_to_tensor(coarse)
+        text = embedding if embedding is not None else torch.zeros(1, self.model.config.generator.text_dim)
+        arrays = [np.ascontiguousarray(t.numpy()) for t in (image_t, mask_t, text.float(), coarse_t)]
+        out = torch.from_numpy(self.graph(*arrays))
+        if self.model.steering is not None and embedding is not None:
+            out = self.model.steering(out, mask_t, text[:, -self.model.steering.pigment_colours.shape[0]:])
+        return out
+
     def provenance(self) -> dict:
         from dataclasses import asdict
 
         return {"restorer": self.name, "checkpoint": self.source, "revision": self.revision,
                 "text_encoder": self.text_encoder_spec.to_dict(), "working_size": self.max_side,
-                "colour_correction": self.use_colour_net, "texture": asdict(self.model.config.texture)}
+                "colour_correction": self.use_colour_net, "texture": asdict(self.model.config.texture),
+                "engine": self.engine}
 
 
 @RESTORERS.register("muralxgan", "text-guided GAN generator + colour correction (needs a trained checkpoint)")
 def muralxgan(checkpoint: str | None = None, revision: str | None = None, text_encoder_spec=None,
-              allow_download: bool = True, texture: str | None = None) -> Restorer:
+              allow_download: bool = True, texture: str | None = None, engine: str | None = None) -> Restorer:
     """``texture``: override the checkpoint's texture stage (``"fsr"`` with the settings chosen on the validation
-    crops, the defaults of :class:`TextureConfig`, or ``"none"``); None keeps the checkpoint's."""
+    crops, the defaults of :class:`TextureConfig`, or ``"none"``); None keeps the checkpoint's.  ``engine``:
+    ``auto`` / ``onnx`` / ``torch`` (None: ``MURALXGAN_ENGINE``, default ``auto``)."""
     from mural_inpaint.models.config import TextureConfig
     from mural_inpaint.models.muralxgan import load_muralxgan
 
@@ -110,4 +131,5 @@ def muralxgan(checkpoint: str | None = None, revision: str | None = None, text_e
     model, resolved = load_muralxgan(checkpoint, revision=revision, allow_download=allow_download)
     if texture is not None:
         model.config.texture = TextureConfig(method=texture)
-    return MuralXGANRestorer(model, resolved.source, resolved.revision, text_encoder_spec)
+    return MuralXGANRestorer(model, resolved.source, resolved.revision, text_encoder_spec, engine=engine,
+                             checkpoint_dir=resolved.path)

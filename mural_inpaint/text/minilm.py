@@ -40,17 +40,28 @@ def locate_minilm(model: str, revision: str | None) -> tuple[Path, str]:
 
 
 class MiniLMEncoder(TextEncoder):
+    """A plain BERT (MiniLM's kind) runs through :mod:`mural_inpaint.text.bert`, the same numbers without the
+    seconds of importing ``transformers``' modelling code; any other architecture through ``transformers``."""
+
     def __init__(self, spec: TextEncoderSpec):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+
+        from mural_inpaint.text import bert
 
         folder, self.source = locate_minilm(spec.model, spec.revision)
+        self.plain = bert.supports(folder)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = AutoModel.from_pretrained(folder).eval()
+            if self.plain:
+                self.model, self.tokenizer = bert.load_bert(folder)
+                dim = self.model.hidden_size
+            else:
+                from transformers import AutoModel, AutoTokenizer
+
+                self.tokenizer = AutoTokenizer.from_pretrained(folder)
+                self.model = AutoModel.from_pretrained(folder).eval()
+                dim = int(self.model.config.hidden_size)
         except Exception as error:
             raise ModelUnavailableError(f"The MiniLM text encoder in {folder} could not be loaded ({error}).") from None
-        dim = int(self.model.config.hidden_size)
         self.spec = TextEncoderSpec(spec.name, spec.model, spec.pretrained, spec.revision, dim)
         self._torch = torch
 
@@ -60,6 +71,10 @@ class MiniLMEncoder(TextEncoder):
 
     def encode(self, texts: list[str]):
         torch = self._torch
+        if self.plain:
+            from mural_inpaint.text.bert import mean_pooled
+
+            return mean_pooled(self.model, self.tokenizer, texts, self.device)
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt")
         batch = batch.to(self.device)
         with torch.inference_mode():

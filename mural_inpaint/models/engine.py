@@ -1,0 +1,163 @@
+"""The restorer's network run by ONNX Runtime on the CPU, where it is faster than PyTorch's eager kernels.
+
+The generator, the composite with the known pixels and the colour-correction net form one graph (``model.onnx``),
+with the crop's height and width free.  The pigment-steering branch stays in PyTorch: it runs only for descriptions
+naming the lost paint, and its "does any row name a pigment?" is control flow a static graph does not hold.
+
+Where the graph comes from, in order: ``model.onnx`` in the checkpoint folder (written by training's export), then a
+cache folder (``MURALXGAN_CACHE_DIR``, default ``~/.cache/muralxgan/onnx``), then an export made now and cached (a
+few seconds, once per checkpoint; needs the ``onnxscript`` package).  Each graph records the digest of the weights
+it was made from; a graph of other weights is never used.  ``MURALXGAN_ENGINE`` chooses: ``auto`` (default: ONNX
+Runtime when it is installed and a graph can be had, else PyTorch), ``onnx`` (the same, saying why not when it
+cannot) or ``torch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "onnx", "torch")
+GRAPH_FILE = "model.onnx"
+DIGEST_KEY = "muralxgan_weights_sha256"
+INPUTS = ("image", "mask", "text", "coarse")
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over the restorer's parameter names, shapes and values (what a graph must have been made from)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Graph(nn.Module):
+    """What is exported: generator -> composite -> colour net (no steering), on ``[1, 3, H, W]`` in ``[0, 1]``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image, mask, text, coarse):
+        raw = self.model.generator(image, mask, text, coarse)
+        out = image * (1 - mask) + raw * mask
+        return self.model.colour(out, mask) if self.model.colour is not None else out
+
+
+def export_graph(model, path: Path) -> Path:
+    """Write ``model``'s generator + colour net as an ONNX graph with free height and width."""
+    import onnx
+
+    model = model.eval()
+    size = 64
+    example = (torch.rand(1, 3, size, size), (torch.rand(1, 1, size, size) > 0.7).float(),
+               torch.zeros(1, model.config.generator.text_dim), torch.rand(1, 3, size, size))
+    height, width = torch.export.Dim("height", min=8, max=8192), torch.export.Dim("width", min=8, max=8192)
+    spatial = {2: height, 3: width}  # the restorer pads crops to multiples of 4 (the U-Net halves twice)
+    shapes = {"image": spatial, "mask": spatial, "text": None, "coarse": spatial}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        exported = Path(scratch) / GRAPH_FILE  # the exporter may write the weights beside it: one file is kept
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on axis names and deprecations, not the user's
+            torch.onnx.export(_Graph(model), example, str(exported), input_names=list(INPUTS),
+                              output_names=["restored"], dynamic_shapes=shapes, dynamo=True, verbose=False)
+        graph = onnx.load(str(exported))  # external weights, if any, are read back in
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = DIGEST_KEY, weights_digest(model)
+        partial = Path(scratch) / "whole.onnx"
+        onnx.save(graph, str(partial))
+        partial.replace(path)  # never a half-written graph under the real name
+    return path
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("MURALXGAN_CACHE_DIR", "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "muralxgan" / "onnx"
+
+
+def cpu_threads() -> int:
+    """Threads for inference: the cores this process may use (a container's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class OnnxRestorerGraph:
+    """An ONNX Runtime session of :class:`_Graph`; call with float32 arrays ``[1, C, H, W]`` -> ``[1, 3, H, W]``."""
+
+    session: object
+    path: Path
+
+    @property
+    def digest(self) -> str | None:
+        """The weights digest the graph was exported with."""
+        return self.session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
+
+    @classmethod
+    def open(cls, path: Path, threads: int | None = None) -> OnnxRestorerGraph | None:
+        """A session on ``path``; None for a file ONNX Runtime cannot read (corrupt, foreign, truncated)."""
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or cpu_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception:  # onnxruntime raises its own unexported exception types)
+            return None
+        return cls(session, path)
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, text: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+        feeds = {"image": image, "mask": mask, "text": text, "coarse": coarse}
+        return self.session.run(None, feeds)[0]
+
+
+def choose_engine(model, checkpoint_dir: Path | None, engine: str | None = None
+                  ) -> tuple[OnnxRestorerGraph | None, str]:
+    """(ONNX graph or None for PyTorch, one line saying which engine runs and why) for ``model``.
+
+    ``engine``: ``auto`` / ``onnx`` / ``torch``; None reads ``MURALXGAN_ENGINE`` (default ``auto``).
+    """
+    engine = (engine or os.environ.get("MURALXGAN_ENGINE", "") or "auto").strip().lower()
+    if engine not in ENGINES:
+        raise ValueError(f"MURALXGAN_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "torch":
+        return None, "pytorch (MURALXGAN_ENGINE=torch)"
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None, "pytorch (onnxruntime is not installed)"
+    digest = weights_digest(model)
+    candidates = [checkpoint_dir / GRAPH_FILE] if checkpoint_dir is not None else []
+    candidates.append(cache_dir() / f"{digest[:32]}.onnx")
+    for path in candidates:
+        graph = OnnxRestorerGraph.open(path) if path.is_file() else None
+        if graph is not None and graph.digest == digest:
+            return graph, f"onnxruntime ({path.name})"
+    try:
+        path = export_graph(model, candidates[-1])
+    except Exception as error:  # no exporter, a read-only cache, an operator ONNX lacks
+        reason = f"pytorch (no ONNX graph for these weights and none could be made: {type(error).__name__})"
+        log.info("%s: %s", reason, error)
+        return None, reason
+    graph = OnnxRestorerGraph.open(path)
+    if graph is None:
+        return None, "pytorch (the ONNX graph just exported could not be opened)"
+    return graph, f"onnxruntime ({path.name}, exported now)"
