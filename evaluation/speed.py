@@ -1,11 +1,13 @@
 """Speed benchmark: every restorer on the same inputs, through the pipeline, with ratios against Telea.
 
     python -m evaluation.speed [--out DIR] [--repeats 5] [--sizes 256,512,1024] [--damage 5,15,30]
+        [--groups crops,mural,canvas,real] [--restorers telea,...,muralxgan] [--no-app]
 
 Inputs: crops of ``../shared/data/hires-murals`` (or synthetic murals when the data is absent) with synthetic damage
 at each target fraction; the high-resolution murals with a real-damage mask (about 10 %); the same damage on
 canvases with 2x, 4x and 9x the pixels (cost should follow the damage, not the canvas); and the mural upscaled 3x
-(~4k px).
+(~4k px); every high-resolution photo with a real traced damage mask, also timed as a whole ``muralxgan restore``
+process.
 Reports median and p95 latency after one warm-up run, file decode / encode separately, peak memory (process max
 RSS), and the GAN's parameters and multiply-accumulates per pixel.  No timed assertions: numbers to read.
 """
@@ -91,6 +93,42 @@ def build_cases(sizes: list[int], damages: list[float], seed: int = 0) -> list[S
     scaled = cv2.resize(mask.astype(np.uint8), (3 * width, 3 * height), interpolation=cv2.INTER_NEAREST) > 0
     cases.append(SpeedCase(f"upscaled 3x {3 * width}x{3 * height}", "mural", huge, scaled))
     return cases
+
+
+def real_murals() -> list[SpeedCase]:
+    """Each high-resolution photo with a real traced damage mask (the n-th muralverse mask on the n-th photo,
+    stretched to its size): the kind of work the CLI meets.  Empty without the shared data."""
+    from mural_inpaint.imaging import load_image, load_mask
+
+    photos = sorted((SHARED / "hires-murals").glob("*.png"))
+    masks = sorted((SHARED / "real-damage-masks" / "muralverse").glob("*.png"))
+    cases = []
+    for photo, mask_file in zip(photos, masks):
+        image = load_image(photo)
+        height, width = image.shape[:2]
+        mask = cv2.resize(load_mask(mask_file).astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        cases.append(SpeedCase(f"{photo.stem} {width}x{height}", "real", image, mask))
+    return cases
+
+
+def cli_seconds(case: SpeedCase, repeats: int, folder: Path) -> dict:
+    """Whole-process wall time of ``muralxgan restore`` on ``case`` (a fresh process each time: start-up, model
+    loading, decoding, restoring, encoding the PNG)."""
+    import subprocess
+    import sys
+
+    from mural_inpaint.imaging import save_png
+
+    stem = case.name.split()[0]
+    image, mask = save_png(case.image, folder / f"{stem}.png"), save_png(case.mask, folder / f"{stem}-mask.png")
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mural_inpaint", "restore", str(image), "--mask", str(mask),
+                        "--output", str(folder / f"{stem}-restored.png"), "--overwrite"],
+                       check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+        seconds.append(time.perf_counter() - start)
+    return {"cli_median_s": statistics.median(seconds), "cli_p95_s": float(np.percentile(seconds, 95))}
 
 
 def time_case(pipeline: RestorationPipeline, case: SpeedCase, repeats: int) -> dict:
@@ -199,6 +237,13 @@ def run(restorers: list[str], cases: list[SpeedCase], repeats: int) -> dict:
         if name == "muralxgan":
             entry["cost"] = gan_cost(pipeline.restorer.model)
         results["restorers"][name] = entry
+    if "muralxgan" in restorers and any(case.group == "real" for case in cases):
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="muralxgan-speed-"))
+        for case in cases:
+            if case.group == "real":
+                results["restorers"]["muralxgan"]["timings"][case.name] |= cli_seconds(case, repeats, folder)
     if "telea" in results["restorers"]:
         telea = results["restorers"]["telea"]["timings"]
         for entry in results["restorers"].values():
@@ -228,6 +273,23 @@ def markdown(results: dict) -> str:
             timings = results["restorers"][name]["timings"]
             base = max(timings[mural]["median_s"], 1e-9)
             lines.append(f"| {name} | " + " | ".join(f"{timings[c]['median_s'] / base:.2f}x" for c in canvases) + " |")
+    real = [name for name, info in results["cases"].items() if info["group"] == "real"]
+    if real and "muralxgan" in results["restorers"]:
+        timings = results["restorers"]["muralxgan"]["timings"]
+        lines.append("\nmuralxgan on photos with real traced damage: in the process after start-up (describe, "
+                     "embed, restore, composite), and the whole `muralxgan restore` process (start-up, loading, "
+                     "decoding, encoding the PNG included):\n")
+        lines.append("| photo | damaged | after start-up median / p95 (s) | whole process median / p95 (s) |")
+        lines.append("|---|---|---|---|")
+        for name in real:
+            timing = timings[name]
+            whole = (f"{timing['cli_median_s']:.2f} / {timing['cli_p95_s']:.2f}" if "cli_median_s" in timing
+                     else "-")
+            lines.append(f"| {name} | {results['cases'][name]['damaged_percent']:.1f}% | {timing['median_s']:.2f} / "
+                         f"{timing['p95_s']:.2f} | {whole} |")
+        lines.append(f"| median of the photos | | {statistics.median(timings[n]['median_s'] for n in real):.2f} | "
+                     + (f"{statistics.median(timings[n]['cli_median_s'] for n in real):.2f} |"
+                        if all("cli_median_s" in timings[n] for n in real) else "- |"))
     if "app_startup" in results:
         startup = results["app_startup"]
         lines.append(f"\nApp start (`python app.py`, fresh process) to page: {startup['page_s']:.1f} s; to the "
@@ -250,9 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-app", action="store_true", help="skip the app start-to-first-restore measurement")
+    parser.add_argument("--groups", default="crops,mural,canvas,real",
+                        help="which cases: crops (synthetic damage), mural + canvas (one photo, real mask, larger "
+                             "canvases), real (every high-resolution photo with a real traced mask, also timed "
+                             "through the CLI as a whole process)")
     args = parser.parse_args(argv)
+    groups = set(args.groups.split(","))
     cases = build_cases([int(s) for s in args.sizes.split(",")], [float(d) for d in args.damage.split(",")],
-                        args.seed)
+                        args.seed) + real_murals()
+    cases = [case for case in cases if case.group in groups]
     results = run(args.restorers.split(","), cases, args.repeats)
     if not args.no_app:
         case = next((c for c in cases if c.name == "512px 15%"), cases[0])

@@ -134,3 +134,13 @@ def test_refusals_are_one_log_line_and_the_decision_just_made_stays(app_server, 
     heading, *_, status = client.predict("Paint lost from the sleeve.", api_name="/review_approve")
     assert heading.startswith("**Mural 1 of") and shown in heading and "last decision: approved" in heading
     assert status.startswith("Saved: **approved** for mural 1 of ") and f"(**{shown}**)" in status
+
+
+def test_the_default_restorer_is_loaded_before_the_first_request():
+    """``python app.py`` warms the default pipeline up once the page is served; a warm-up that fails is quiet and
+    leaves the first request to load (and explain) it."""
+    from mural_inpaint.app import context
+
+    assert isinstance(context.warm_up("telea"), float)
+    assert context.pipeline_for("telea") is context.pipeline_for("telea")  # loaded once, then shared
+    assert context.warm_up("no-such-restorer") is None

@@ -76,3 +76,16 @@ def test_canvas_curve_is_relative_to_the_mural():
                                                                         same)]
     table = markdown(run(["telea"], cases, repeats=1))
     assert "| restorer | 4x canvas |" in table and "| telea | " in table.split("Same damage, larger canvas")[1]
+
+
+@pytest.mark.slow  # two fresh `muralxgan restore` processes
+def test_photos_with_real_damage_are_timed_in_the_process_and_as_a_whole_cli_run():
+    image = synthetic_mural(64, 80)
+    mask = np.zeros((64, 80), bool)
+    mask[20:30, 20:40] = True
+    results = run(["muralxgan"], [SpeedCase("cave 80x64", "real", image, mask)], repeats=2)
+    timing = results["restorers"]["muralxgan"]["timings"]["cave 80x64"]
+    assert 0 < timing["median_s"] < timing["cli_median_s"] <= timing["cli_p95_s"]  # the process adds its start-up
+    table = markdown(results)
+    assert "whole process median / p95 (s)" in table and "| cave 80x64 | 3.9% |" in table
+    assert "| median of the photos |" in table

@@ -4,6 +4,7 @@ worker and the backup scheduler.  Built once per server by :func:`create_context
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -25,10 +26,38 @@ def shared_captioner() -> Captioner:
     return CAPTIONERS.create("auto")
 
 
-@lru_cache(maxsize=8)
+_LOADING = threading.Lock()  # the warm-up thread and a first request must not load the same model twice
+
+
 def pipeline_for(restorer: str) -> RestorationPipeline:
     """One pipeline (and so one loaded model) per restorer name, shared by every tab and the catalogue worker."""
+    with _LOADING:
+        return _pipeline(restorer)
+
+
+@lru_cache(maxsize=8)
+def _pipeline(restorer: str) -> RestorationPipeline:
     return RestorationPipeline(restorer, captioner=shared_captioner())
+
+
+def warm_up(restorer: str) -> float | None:
+    """Load ``restorer``'s pipeline, its text encoder and the describer's tables by restoring a small grey square,
+    so the first conservator does not wait for them -> seconds taken, or None when it failed (the first request
+    then loads and reports the problem in the conservator's words)."""
+    import logging
+    import time
+
+    import numpy as np
+
+    start = time.perf_counter()
+    image, mask = np.full((64, 64, 3), 128, np.uint8), np.zeros((64, 64), bool)
+    mask[24:40, 24:40] = True
+    try:
+        pipeline_for(restorer).restore(image, mask)
+    except Exception as error:  # a warm-up must never stop the server
+        logging.getLogger(__name__).info("warm-up of %s failed: %s", restorer, error)
+        return None
+    return time.perf_counter() - start
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from mural_inpaint.app.context import AppContext, create_context
 from mural_inpaint.errors import MuralXGANError
@@ -47,11 +48,28 @@ def serve(context: AppContext | None = None, host: str | None = None, port: int 
     host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"MuralXGAN running on http://{host}:{port}", flush=True)
+    # open event streams must not hold a stop (SIGTERM from Spaces or a script) for ever
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=5))
+    threading.Thread(target=_warm_up_when_serving, args=(server,), name="muralxgan-warm-up", daemon=True).start()
     try:
-        # open event streams must not hold a stop (SIGTERM from Spaces or a script) for ever
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+        server.run()
     finally:
         context.close()
+
+
+def _warm_up_when_serving(server) -> None:
+    """Once the page is being served (so loading never delays it), load the default restorer and its encoder."""
+    import time
+
+    from mural_inpaint.app.context import warm_up
+    from mural_inpaint.pipeline import default_restorer_name
+
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    if server.started:
+        time.sleep(0.5)  # the first page load (and its assets) goes first
+        warm_up(default_restorer_name())
 
 
 def main() -> int:
