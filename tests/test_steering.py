@@ -204,3 +204,28 @@ def test_a_steering_fine_tune_changes_only_the_branch(tmp_path):
         assert torch.allclose(parent(image, mask, text, image),
                               child(image, mask, torch.cat([text, torch.zeros(1, PIGMENT_COUNT)], 1), image),
                               atol=1e-6)
+
+
+def test_recoloured_losses_and_true_ones_can_be_captioned_differently(tmp_path):
+    from mural_inpaint.imaging import save_png
+    from train.config import DataConfig
+    from train.counterfactual import dominant_pigment
+    from train.data import DamageSynthesisDataset, load_training_dataset
+
+    save_png(synthetic_mural(96, 96), tmp_path / "images" / "a.png")
+    config = DataConfig(sources=[str(tmp_path / "images")], crop_size=64, mask_sources={"large": 1.0},
+                        text_dropout=0.0, counterfactual=0.5, conservator_captions=0.0,
+                        counterfactual_conservator_captions=1.0)
+    samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
+    kinds = set()
+    for _ in range(12):
+        item = samples[0]
+        conservator = not item["caption"].startswith("Damage covers")
+        if conservator:  # only recoloured losses get a conservator's sentence, naming the new pigment
+            target = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            assert dominant_pigment(target, item["mask"][0].numpy() > 0) == int(np.argmax(lost_pigments(
+                item["caption"])))
+        else:
+            assert "The lost area held" in item["caption"]  # the describer's privileged caption
+        kinds.add(conservator)
+    assert kinds == {True, False}

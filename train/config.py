@@ -54,6 +54,9 @@ class DataConfig:
     # (train/counterfactual.py), the caption naming it: the text is then the only source of the right colour
     conservator_captions: float = 0.0  # fraction of captioned samples described by a conservator's short sentence
     # naming the lost pigment ("The lost paint in the damaged area was malachite green.") instead of the describer's
+    counterfactual_conservator_captions: float | None = None  # the same fraction for counterfactual samples (None:
+    # conservator_captions): 1.0 with 0.0 above gives recoloured losses a conservator's sentence and true ones the
+    # describer's privileged caption, so a net can tell words that contradict the surroundings from words that agree
     workers: int = 1
     images_per_source: int | None = None  # use only the first N images of each source (sorted by name)
     source_weights: list[float] | None = None

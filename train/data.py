@@ -162,7 +162,10 @@ class DamageSynthesisDataset(torch.utils.data.Dataset):
             if counterfactual:
                 pigment = other_pigment(clean, mask, rng)
                 clean = recolour_region(clean, mask, pigment, rng)
-            if rng.random() < self.config.conservator_captions:
+            share = self.config.conservator_captions
+            if counterfactual and self.config.counterfactual_conservator_captions is not None:
+                share = self.config.counterfactual_conservator_captions
+            if rng.random() < share:
                 held = pigment if counterfactual else dominant_pigment(clean, mask)
                 caption = conservator_sentence(held, rng)
             elif self.config.caption_mode == "damage" and row.get("caption") and source == "own" and not counterfactual:
