@@ -5,7 +5,7 @@
         [--checkpoint PATH_OR_ID] [--caption expert|auto] [--seed 0]
 
 Mask protocols (see :mod:`evaluation.cases`): ``own`` (each crop's own mask), ``large`` (one contiguous loss of
-8-20 % per crop: :func:`mural_inpaint.masks.synthesize_damage` with the ``large`` preset, seeded by
+8-20 % per crop: :func:`mural_inpaint.data.damage.synthesize_damage` with the ``large`` preset, seeded by
 ``(seed, index in the full listing)`` so a crop's mask does not depend on ``--limit`` or ``--holdout``) and
 ``bank:DIR`` (random crops of real traced damage masks, seeded the same way).
 

@@ -8,10 +8,10 @@ Data layouts (``data``):
 - a Hugging Face ``datasets`` folder written by ``save_to_disk`` or a Hub dataset id, with image and mask columns.
 
 Mask protocols (``masks``): ``"own"`` uses each case's own mask; ``"large"`` replaces it with one contiguous
-sizeable loss, :func:`mural_inpaint.masks.synthesize_damage` with the ``large`` preset (a box of 64-100 px on a
+sizeable loss, :func:`mural_inpaint.data.damage.synthesize_damage` with the ``large`` preset (a box of 64-100 px on a
 256 px crop plus an overlapping ragged blob, 8-20 % of the crop: losses where the surroundings no longer say what was
 there); ``"bank:DIR"`` replaces it with a random crop of a real traced damage mask from
-:meth:`mural_inpaint.masks.MaskBank.from_folder`. ``large`` and ``bank`` draw each mask with a generator seeded by
+:meth:`mural_inpaint.data.damage.MaskBank.from_folder`. ``large`` and ``bank`` draw each mask with a generator seeded by
 ``(seed, case index in the full listing)``, so a case's mask does not depend on which other cases are loaded
 (``limit``, ``holdout``).
 The damaged image has every hole pixel set to mid-grey, so no restorer can see what was lost.
@@ -207,7 +207,7 @@ def load_cases(data: str | os.PathLike, masks: str = "own", seed: int = 0, limit
         indices = indices[: max(limit, 0)]
     bank = None
     if masks.startswith("bank:"):
-        from mural_inpaint.masks import MaskBank
+        from mural_inpaint.data.damage import MaskBank
 
         bank = MaskBank.from_folder(masks.removeprefix("bank:"))
     cases = []
@@ -217,7 +217,7 @@ def load_cases(data: str | os.PathLike, masks: str = "own", seed: int = 0, limit
         if bank is not None:
             mask = bank.sample(*reference.shape[:2], np.random.default_rng([seed, index]))
         elif masks == "large":
-            from mural_inpaint.masks import synthesize_damage
+            from mural_inpaint.data.damage import synthesize_damage
 
             mask = synthesize_damage(*reference.shape[:2], "large", np.random.default_rng([seed, index]))
         cases.append(make_case(names[index], reference, mask))

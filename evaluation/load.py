@@ -140,9 +140,9 @@ def _own_app(raters: int, reviewers: int, murals: int, systems: str):
 
     import httpx
 
+    from mural_inpaint.data.damage import synthesize_damage
     from mural_inpaint.imaging import save_png
-    from mural_inpaint.masks import synthesize_damage
-    from mural_inpaint.store import Store
+    from mural_inpaint.review.store import Store
 
     root = Path(tempfile.mkdtemp(prefix="muralxgan-load-app-"))
     rng = np.random.default_rng(0)
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("starting `python app.py` on a temporary database...", flush=True)
         process, url, db_path, logins = _own_app(args.raters, args.reviewers, args.murals, args.systems)
-    from mural_inpaint.store import Store
+    from mural_inpaint.review.store import Store
 
     store = Store(db_path)
     if len(logins) < args.raters + args.reviewers:

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mural_inpaint.masks import MaskBank, synthesize_damage
+from mural_inpaint.data.damage import MaskBank, synthesize_damage
 from mural_inpaint.pipeline import RestorationPipeline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

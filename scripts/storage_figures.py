@@ -49,8 +49,8 @@ def _murals(data: Path | None, count: int, hires: bool):
     """(name, image, mask) triples: MuralDH crops with their own masks, or a wall photo with a real damage mask."""
     import numpy as np
 
+    from mural_inpaint.data.damage import synthesize_damage
     from mural_inpaint.imaging import list_images, load_image, load_mask
-    from mural_inpaint.masks import synthesize_damage
 
     rng = np.random.default_rng(0)
     if hires and data and (data / "hires-murals").is_dir():
@@ -85,7 +85,7 @@ def per_mural(root: Path, data: Path | None, count: int, hires: bool, systems: t
     from mural_inpaint.app.backup import snapshot_study
     from mural_inpaint.app.catalogue import add_mural, damage_view, fill_candidates
     from mural_inpaint.app.context import pipeline_for, shared_captioner
-    from mural_inpaint.store import Store
+    from mural_inpaint.review.store import Store
 
     name = "hires" if hires else "crops"
     db_path, files = root / name / "study.db", root / name / "study-files"

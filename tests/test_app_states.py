@@ -75,14 +75,14 @@ def test_the_conservator_sees_what_their_words_change(mural):
     words = "The lost paint in the damaged area was malachite green."
     result, _, files = restore_to_files(editor, None, words, "muralxgan", name="Cave 45")
     assert json.loads(files["provenance"].read_text())["caption"] == words
-    without, note = words_comparison(editor, None, "muralxgan", "Cave 45", result)
+    without, note = words_comparison(editor, None, "muralxgan", "Cave 45", result.image, result.mask)
     machine = json.loads(Path(str(without).replace("-restored.png", "-provenance.json")).read_text())
     assert machine["caption"].startswith("Damage covers") and machine["captioner"] != "expert"
     from mural_inpaint.imaging import load_image
 
     moved = mean_colour_difference(result.image, load_image(without), result.mask)
     assert f"by **{moved:.1f} CIEDE2000**" in note
-    assert words_comparison(editor, None, "telea", "Cave 45", result) == (
+    assert words_comparison(editor, None, "telea", "Cave 45", result.image, result.mask) == (
         None, "**telea** does not read the description, so your words change nothing.")
 
 

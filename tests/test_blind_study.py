@@ -226,7 +226,7 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
     import sqlite3
 
     from mural_inpaint.errors import InputError
-    from mural_inpaint.store import Store
+    from mural_inpaint.review.store import Store
 
     path = tmp_path / "old.db"
     store = Store(path)
@@ -389,7 +389,7 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(study_server):
 
 
 def test_sessions_expire_and_revoke(tmp_path):
-    from mural_inpaint.store import Store
+    from mural_inpaint.review.store import Store
 
     store = Store(tmp_path / "s.db")
     token, expires = store.create_session("ana", 3600, now_s=1000.0)
@@ -443,8 +443,8 @@ def test_login_limiter_window():
 def test_csv_exports_neutralise_formulas(tmp_path):
     import csv
 
-    from mural_inpaint.exports import export_skips, export_votes
-    from mural_inpaint.store import Store
+    from mural_inpaint.review.exports import export_skips, export_votes
+    from mural_inpaint.review.store import Store
 
     store = Store(tmp_path / "v.db")
     store.add_item("m", "m", 8, 8, "i", "k")

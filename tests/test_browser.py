@@ -137,6 +137,35 @@ def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monke
     assert abs(rows.mean() + 150 - 200) < 20  # across the middle of the photo
 
 
+def test_the_conservator_sees_what_their_words_change(browser, app_server, tmp_path):
+    """Issue 17 in the app: with the box ticked, the restoration guided by the conservator's words is shown first,
+    then beside the one guided by the machine's description, with how far the words moved the colour."""
+    url, _ = app_server
+    mural = synthetic_mural(160, 200, seed=5)
+    mask = np.zeros((160, 200), bool)
+    mask[50:110, 60:140] = True
+    photo, mask_file = save_png(mural, tmp_path / "Cave 61.png"), save_png(mask, tmp_path / "Cave 61 mask.png")
+    page = signed_in_page(browser, url)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload", exact=True).click()
+    chooser.value.set_files(str(photo))
+    page.get_by_text("Paint over the damage, or upload a mask").wait_for(timeout=30000)
+    page.locator("input[type=file]").nth(1).set_input_files(str(mask_file))
+    box = page.get_by_label("Damage description", exact=False)
+    page.wait_for_function("(el) => el.value.startsWith('Damage covers')", arg=box.element_handle(), timeout=30000)
+    box.fill("The lost paint in the damaged area was malachite green.")
+    page.get_by_label("Also restore with the machine's description", exact=False).check()
+    page.get_by_role("button", name="Restore", exact=True).click()
+    page.get_by_text("from your click").wait_for(timeout=120000)
+    page.get_by_text("Your words moved the restored area's mean colour by").wait_for(timeout=120000)
+    note = page.get_by_text("Your words moved", exact=False).inner_text()
+    assert re.search(r"by \d+\.\d CIEDE2000", note), note
+    view = page.locator(".block", has_text="Guided by the machine's description / by your words").last
+    view.locator("img").nth(1).wait_for(timeout=30000)  # both restorations, side by side in the slider
+    if os.environ.get("MURALXGAN_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["MURALXGAN_SCREENSHOTS"], "words.png"), full_page=True)
+
+
 def test_visitors_see_the_study_and_why_controls_are_off(browser, app_server):
     url, _ = app_server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from mural_inpaint.errors import InputError
-from mural_inpaint.exports import export_captions_dataset, export_captions_jsonl, export_votes
 from mural_inpaint.imaging import save_png
-from mural_inpaint.store import Store
+from mural_inpaint.review.exports import export_captions_dataset, export_captions_jsonl, export_votes
+from mural_inpaint.review.store import Store
 from tests.helpers import synthetic_mural
 from train.config import DataConfig
 from train.data import DamageSynthesisDataset, load_training_dataset

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from mural_inpaint.data.damage import PRESETS, MaskBank, crack_mask, flake_mask, synthesize_damage
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
-from mural_inpaint.masks import PRESETS, MaskBank, crack_mask, flake_mask, synthesize_damage
 from tests.helpers import SHARED_DATA, requires_shared_data
 
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mural_inpaint.ratings import (
+from mural_inpaint.review.ratings import (
     ELO_SCALE,
     Vote,
     bradley_terry,

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from mural_inpaint.store import SCHEMA_VERSION, Store, StoreError
+from mural_inpaint.review.store import SCHEMA_VERSION, Store, StoreError
 from tests.helpers import ROOT
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from mural_inpaint.errors import InputError
-from mural_inpaint.ratings import Vote, leaderboard
-from mural_inpaint.store import Store
+from mural_inpaint.review.ratings import Vote, leaderboard
+from mural_inpaint.review.store import Store
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from mural_inpaint.collections import local_records
+from mural_inpaint.data.sources import local_records
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.models import load_muralxgan

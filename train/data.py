@@ -1,4 +1,4 @@
-"""Training data: mural collections (layouts in :mod:`mural_inpaint.collections`) and per-sample damage synthesis.
+"""Training data: mural collections (layouts in :mod:`mural_inpaint.data.sources`) and per-sample damage synthesis.
 
 A plain folder of clean images has no masks: its damage is always synthesised.
 """
@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import torch
 
-from mural_inpaint.collections import Columns, cell_to_array, load_collection
+from mural_inpaint.data.damage import MaskBank, synthesize_damage
+from mural_inpaint.data.sources import Columns, cell_to_array, load_collection
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import hide_damage, load_image, load_mask
-from mural_inpaint.masks import MaskBank, synthesize_damage
 from mural_inpaint.restorers import RESTORERS
 from mural_inpaint.text.captioners import join_scene_and_damage
 from mural_inpaint.text.describer import describe_damage

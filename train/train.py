@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from mural_inpaint.masks import MaskBank
+from mural_inpaint.data.damage import MaskBank
 from mural_inpaint.models import MuralXGAN, PatchDiscriminator
 from mural_inpaint.models.config import MuralXGANConfig
 from mural_inpaint.text.encoders import get_text_encoder

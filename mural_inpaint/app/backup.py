@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from mural_inpaint.store import Store, now
+from mural_inpaint.review.store import Store, now
 
 logger = logging.getLogger(__name__)
 SNAPSHOT_NAME = "muralxgan.db"

@@ -1,6 +1,6 @@
 """The murals the app shows for caption review and blind rating, and their candidate restorations.
 
-Murals come from collections named at launch (:mod:`mural_inpaint.collections` layouts or Hub ids) and from every
+Murals come from collections named at launch (:mod:`mural_inpaint.data.sources` layouts or Hub ids) and from every
 restoration made in the app.  Each is stored once (its id is a hash of image and mask, so re-importing is a no-op)
 with a machine-written draft description.  Candidates are restorations of a mural by each rated system, computed
 once through the one pipeline and cached; their files get random names, so nothing on disk or in a URL says which
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mural_inpaint.collections import cell_to_array, load_collection
+from mural_inpaint.data.sources import cell_to_array, load_collection
 from mural_inpaint.errors import InputError, MuralXGANError
 from mural_inpaint.imaging import load_image, load_mask, save_png
 from mural_inpaint.pipeline import RestorationPipeline
-from mural_inpaint.store import Store
+from mural_inpaint.review.store import Store
 from mural_inpaint.text.captioners import Captioner
 from mural_inpaint.visuals import with_hole_shown
 

@@ -12,7 +12,7 @@ from mural_inpaint.app.backup import FolderBackups, FolderSource, HubSource, res
 from mural_inpaint.app.catalogue import CatalogueWorker
 from mural_inpaint.app.settings import AppSettings
 from mural_inpaint.pipeline import RestorationPipeline
-from mural_inpaint.store import Store
+from mural_inpaint.review.store import Store
 from mural_inpaint.text.captioners import CAPTIONERS, Captioner
 
 #: Votes and reviews are short SQLite transactions: many may run at once (WAL + BEGIN IMMEDIATE queue the writers).

@@ -13,8 +13,8 @@ import numpy as np
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.app.served import scratch_folder
 from mural_inpaint.errors import InputError
-from mural_inpaint.exports import export_skips, export_votes
-from mural_inpaint.ratings import (
+from mural_inpaint.review.exports import export_skips, export_votes
+from mural_inpaint.review.ratings import (
     Standings,
     Vote,
     cohen_kappa,
@@ -35,7 +35,7 @@ _OUTCOME = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
 
 def stored_votes(context: AppContext) -> list[Vote]:
-    """Store rows (in the order cast) -> :class:`~mural_inpaint.ratings.Vote` (a = the system shown left)."""
+    """Store rows (in the order cast) -> :class:`~mural_inpaint.review.ratings.Vote` (a = the system shown left)."""
     return [Vote(v["left_system"], v["right_system"], _OUTCOME[v["outcome"]], v["item_id"], v["rater"])
             for v in context.store.votes()]
 

@@ -139,8 +139,11 @@ def restore_to_files(editor_value: dict | None, mask_file: str | None, caption: 
 
 
 def words_comparison(editor_value: dict | None, mask_file: str | None, restorer: str, name: str,
-                     with_words: RestorationResult, progress: Progress | None = None) -> tuple[Path | None, str]:
+                     with_words: np.ndarray, mask: np.ndarray, progress: Progress | None = None
+                     ) -> tuple[Path | None, str]:
     """What the conservator's words change: the same restoration guided by the machine's own description instead.
+
+    ``with_words``: the restoration guided by the conservator's words (uint8 ``[H, W, 3]``); ``mask``: its damage.
 
     -> (the PNG restored without their words, or None when the restorer reads no text, one line saying how far the
     restored area's mean colour moved, in CIEDE2000, about 2 being a just visible difference).
@@ -151,9 +154,9 @@ def words_comparison(editor_value: dict | None, mask_file: str | None, restorer:
         return None, f"**{restorer}** does not read the description, so your words change nothing."
     machine, _, files = restore_to_files(editor_value, mask_file, None, restorer, name=f"{name} machine words",
                                          progress=progress)
-    if not with_words.mask.any():
+    if not mask.any():
         return files["restored"], "No damage is marked, so the words have nothing to change."
-    moved = mean_colour_difference(with_words.image, machine.image, with_words.mask)
+    moved = mean_colour_difference(with_words, machine.image, mask)
     seen = "a visible difference" if moved >= 2 else "below a just visible difference (about 2)"
     return files["restored"], (f"Your words moved the restored area's mean colour by **{moved:.1f} CIEDE2000** "
                                f"from the restoration guided by the machine's description ({seen}).")

@@ -91,6 +91,7 @@ def build_restore_tab(context: AppContext) -> None:
                 words_note = gr.Markdown()
     machine_draft = gr.State("")  # the machine's last draft: the box holds the conservator's words when it differs
     clicked_at = gr.State(None)  # when Restore was clicked (time.monotonic)
+    compared_with = gr.State(None)  # the last restoration guided by the conservator's words, to compare against
     follow_button = gr.Button("Describe the damage as painted", visible="hidden", elem_id="muralxgan-follow-damage")
     proposed = gr.Textbox(label="Description", visible="hidden")  # what the box is to show ...
     sent = gr.Textbox(label="Description as sent", visible="hidden")  # ... and the box when the request left
@@ -103,23 +104,16 @@ def build_restore_tab(context: AppContext) -> None:
     def stamp():
         return time.monotonic(), gr.update(interactive=False, value="Restoring...")
 
-    def restore(editor, mask_file, caption, restorer, mural_name, last, clicked, compare, request: gr.Request,
+    def restore(editor, mask_file, caption, restorer, mural_name, last, clicked, request: gr.Request,
                 profile: gr.OAuthProfile | None = None, progress=gr.Progress()):  # noqa: B008 (Gradio idiom)
         started = time.monotonic()
         clicked = clicked if clicked is not None and 0 <= started - clicked < STAMP_WAIT_LIMIT_S else started
         mural = photo_name(mural_name, editor)
         own = edited(caption, last)  # the conservator's words guide it; else the machine describes the damage anew
-        compare = bool(compare and own)
-        share = 0.5 if compare else 1.0  # of the progress bar, per restoration
-        words_view_, words_note_ = None, ""
         try:
             result, original, files = restore_to_files(
                 editor, mask_file, caption if own else None, restorer, name=mural,
-                progress=lambda stage, fraction: progress(share * fraction, desc=stage))
-            if compare:
-                without, words_note_ = words_comparison(editor, mask_file, restorer, mural, result, progress=(
-                    lambda stage, fraction: progress(0.5 + 0.5 * fraction, desc=f"without your words: {stage}")))
-                words_view_ = (str(without), str(files["restored"])) if without else None
+                progress=lambda stage, fraction: progress(fraction, desc=stage))
         except MuralXGANError as error:
             raise refused("restore", error) from None
         user = current_user(request, profile)
@@ -127,9 +121,26 @@ def build_restore_tab(context: AppContext) -> None:
         remember_restoration(context, original, result, user, name=mural)
         message = restored_message(result, restorer, time.monotonic() - clicked, left_out)
         downloads_ = [str(files[key]) for key in ("restored", "mask", "provenance")]
-        words = gr.update(visible=compare)
+        compared = {"restored": str(files["restored"]), "mask": str(files["mask"]), "name": mural} if own else None
         return ((str(files["original"]), str(files["restored"])), caption if own else result.caption, downloads_,
-                message, last if own else result.caption, None, words, words_view_, words_note_)
+                message, last if own else result.caption, None, compared)
+
+    def compare(editor, mask_file, restorer, wanted, compared, progress=gr.Progress()):  # noqa: B008 (Gradio idiom)
+        """After the restoration is shown: the same damage guided by the machine's description, beside it."""
+        if not wanted or compared is None:
+            return gr.update(visible=False), None, ""
+        from mural_inpaint.imaging import load_image, load_mask
+
+        try:
+            without, note = words_comparison(editor, mask_file, restorer, compared["name"],
+                                             load_image(compared["restored"]), load_mask(compared["mask"]),
+                                             progress=lambda stage, fraction: progress(
+                                                 fraction, desc=f"with the machine's description: {stage}"))
+        except MuralXGANError as error:
+            raise refused("compare", error) from None
+        view = (str(without), compared["restored"]) if without else None
+        return gr.update(visible=True), view, note
+
 
     follow_outputs = [proposed, sent, draft, offer, note, machine_draft]
     follow_inputs = [editor, mask_file, caption, machine_draft]
@@ -144,10 +155,10 @@ def build_restore_tab(context: AppContext) -> None:
                     api_name=False)
     restore_button.click(stamp, None, [clicked_at, restore_button], queue=False, show_progress="hidden",
                          api_name=False
-                         ).then(restore, [editor, mask_file, caption, restorer, name, machine_draft, clicked_at,
-                                          compare_words],
-                                [comparison, caption, downloads, status, machine_draft, clicked_at, words_group,
-                                 words_view, words_note],
+                         ).then(restore, [editor, mask_file, caption, restorer, name, machine_draft, clicked_at],
+                                [comparison, caption, downloads, status, machine_draft, clicked_at, compared_with],
                                 api_name="restore", show_progress_on=[status]
                          ).then(lambda: gr.update(interactive=True, value="Restore"), None, restore_button,
-                                queue=False, show_progress="hidden", api_name=False)
+                                queue=False, show_progress="hidden", api_name=False
+                         ).then(compare, [editor, mask_file, restorer, compare_words, compared_with],
+                                [words_group, words_view, words_note], api_name=False, show_progress_on=[words_note])

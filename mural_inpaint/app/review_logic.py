@@ -11,7 +11,7 @@ from mural_inpaint.app.catalogue import damage_view
 from mural_inpaint.app.context import AppContext
 from mural_inpaint.app.served import scratch_folder, serve_copy
 from mural_inpaint.errors import InputError
-from mural_inpaint.exports import export_captions_dataset, export_captions_jsonl
+from mural_inpaint.review.exports import export_captions_dataset, export_captions_jsonl
 
 SIGN_IN_TO_REVIEW = "Sign in to review descriptions: visitors who are not signed in can look but not decide."
 

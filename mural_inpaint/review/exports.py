@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from mural_inpaint.errors import InputError
-from mural_inpaint.store import Store
+from mural_inpaint.review.store import Store
 
 CAPTION_FIELDS = ("item_id", "name", "image_path", "mask_path", "caption", "draft", "decision", "reviewer",
                   "reviewed_at")
