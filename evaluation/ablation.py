@@ -5,6 +5,8 @@
 One restorer (muralxgan), the same cases, one run per mode:
 
 - ``expert``: the describer's caption with the clean reference (what training captions look like);
+- ``conservator``: a conservator's sentence naming the pigment the lost area mostly held ("The lost paint in the
+  damaged area was malachite green."), what the pigment-steering branch is made to follow;
 - ``auto``: the describer's caption from the damaged image only (what the app writes without BLIP-2);
 - ``generic``: one fixed prompt for every case;
 - ``shuffled``: the expert captions rotated by one case (each case gets another case's caption);
@@ -43,19 +45,26 @@ from evaluation.benchmark import (
 from evaluation.cases import Case
 
 GENERIC_PROMPT = "a damaged Dunhuang mural"
+CONSERVATOR_SENTENCE = "The lost paint in the damaged area was {}."
 MODES = {
     "expert": "describer with the clean reference",
+    "conservator": "a conservator's sentence naming the pigment the loss mostly held",
     "auto": "describer from the damaged image only",
     "generic": f"the fixed prompt {GENERIC_PROMPT!r}",
     "shuffled": "expert captions rotated by one case",
     "none": "empty caption: no text embedding",
     "colour-net off": "expert captions, colour-correction net switched off",
 }
-REPORTED = ("hole_psnr", "hole_ciede2000")
+REPORTED = ("hole_psnr", "hole_ciede2000", "box_lpips")
 
 
 def mode_captions(mode: str, cases: list[Case], expert: list[str]) -> list[str | None]:
     """The caption per case for a mode (None: the pipeline's describer writes it from the damaged image)."""
+    if mode == "conservator":
+        from mural_inpaint.palette import DUNHUANG_PALETTE, dominant_pigment
+
+        return [CONSERVATOR_SENTENCE.format(DUNHUANG_PALETTE[dominant_pigment(case.reference, case.mask)].name)
+                for case in cases]
     return {
         "expert": expert,
         "auto": [None] * len(cases),
@@ -70,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evaluation.ablation", description=__doc__.split("\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--checkpoint", required=True, help="MuralXGAN checkpoint folder or Hub id")
+    parser.add_argument("--no-lpips", action="store_true", help="leave out hole-box LPIPS (faster)")
     return parser
 
 
@@ -87,7 +97,7 @@ def ablation(args: argparse.Namespace) -> int:
             tick = time.perf_counter()
             restorer.use_colour_net = mode != "colour-net off"
             mine, _ = evaluate(pipeline, cases, mode_captions(mode, cases, expert), label=mode, seed=args.seed,
-                               lpips=False, progress=progress, caption_source=f"ablation: {mode}")
+                               lpips=not args.no_lpips, progress=progress, caption_source=f"ablation: {mode}")
             rows += mine
             seconds[mode] = round(time.perf_counter() - tick, 3)
     restorer.use_colour_net = True
@@ -127,8 +137,9 @@ def ablation_markdown(report: dict) -> str:
         deltas = [paired_cell(versus[mode][c], c) if mode in versus else "" for c in REPORTED]
         cells = [mode, MODES[mode], str(values["n"]), *(fmt(values[c]) for c in REPORTED), *deltas]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Higher hole PSNR and lower hole ΔE00 (CIEDE2000) are better. Δ: mean per-crop difference (mode - "
-              "expert) ± standard error, then the crops where the mode is better, of n.", ""]
+    lines += ["", "Higher hole PSNR, lower hole ΔE00 (CIEDE2000) and lower hole-box LPIPS are better. Δ: mean "
+              "per-crop difference (mode - expert) ± standard error, then the crops where the mode is better, of n.",
+              ""]
     return "\n".join(lines)
 
 

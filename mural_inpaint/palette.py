@@ -104,3 +104,9 @@ def mean_colour_difference(first: np.ndarray, second: np.ndarray, mask: np.ndarr
     from skimage.color import deltaE_ciede2000
 
     return float(deltaE_ciede2000(mean_colour_lab(first, mask), mean_colour_lab(second, mask)))
+
+
+def dominant_pigment(clean: np.ndarray, mask: np.ndarray) -> int:
+    """The palette pigment most of the region under ``mask`` is nearest to."""
+    pixels = clean[mask][:: max(1, int(mask.sum()) // 4000)]
+    return int(np.argmax(np.bincount(classify_pigments(pixels), minlength=len(DUNHUANG_PALETTE))))

@@ -438,17 +438,18 @@ def test_ablation_reports_all_modes(data, checkpoint, tmp_path):
     out = tmp_path / "ablation"
     assert ablation.main(["--data", str(data), "--checkpoint", str(checkpoint), "--out", str(out)]) == 0
     report = json.loads((out / "ablation.json").read_text())
-    modes = ["expert", "auto", "generic", "shuffled", "none", "colour-net off"]
+    modes = ["expert", "conservator", "auto", "generic", "shuffled", "none", "colour-net off"]
     assert list(report["results"]) == modes
     assert all(report["results"][mode]["n"] == 3 for mode in modes)
     assert report["restorer"]["checkpoint"] == str(checkpoint)
     markdown = (out / "ablation.md").read_text()
     for mode in modes:
         assert f"| {mode} |" in markdown
-    assert "hole PSNR (dB)" in markdown and "hole ΔE00" in markdown
+    assert "hole PSNR (dB)" in markdown and "hole ΔE00" in markdown and "hole-box LPIPS" in markdown
+    assert report["results"]["conservator"]["box_lpips"] is not None
 
     rows = read_csv(out / "per_image.csv")
-    assert len(rows) == 18
+    assert len(rows) == 21  # 7 modes x 3 cases
     caption = {(row["restorer"], row["case"]): row["caption"] for row in rows}
     assert caption["generic", "a"] == ablation.GENERIC_PROMPT and caption["none", "a"] == ""
     assert caption["shuffled", "a"] == caption["expert", "b"] and caption["shuffled", "c"] == caption["expert", "a"]

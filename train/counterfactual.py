@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mural_inpaint.palette import DUNHUANG_PALETTE, classify_pigments, srgb_to_lab
+from mural_inpaint.palette import DUNHUANG_PALETTE, dominant_pigment, srgb_to_lab
 
 #: how much of the region's own lightness and chroma variation survives the recolouring
 KEEP_LIGHTNESS_DETAIL = 0.9
@@ -35,12 +35,6 @@ def recolour_region(clean: np.ndarray, mask: np.ndarray, pigment: int, rng: np.r
     out = clean.copy()
     out[mask] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
     return out
-
-
-def dominant_pigment(clean: np.ndarray, mask: np.ndarray) -> int:
-    """The palette pigment most of the region under ``mask`` is nearest to."""
-    pixels = clean[mask][:: max(1, int(mask.sum()) // 4000)]
-    return int(np.argmax(np.bincount(classify_pigments(pixels), minlength=len(DUNHUANG_PALETTE))))
 
 
 def other_pigment(clean: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> int:
