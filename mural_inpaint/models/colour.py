@@ -26,6 +26,21 @@ def ring_statistics(image: torch.Tensor, mask: torch.Tensor, width: int) -> torc
     return torch.cat([mean, var.clamp_min(0).sqrt()], dim=1)
 
 
+def gain_offset_net(in_channels: int, config: ColourConfig) -> tuple[nn.Sequential, nn.Conv2d]:
+    """(body, head): a dilated CNN and a 1x1 head predicting a per-pixel gain and offset ``[B, 6, H, W]``.
+
+    The head starts at zero, so ``x * (1 + gain) + offset`` starts as the identity.
+    """
+    c = config.channels
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, c, 3, padding=1), nn.LeakyReLU(0.2)]
+    for dilation in config.dilations:
+        layers += [nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation), nn.LeakyReLU(0.2)]
+    head = nn.Conv2d(c, 6, 1)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return nn.Sequential(*layers), head
+
+
 class ColourCorrectionNet(nn.Module):
     """Predicts a per-pixel gain and offset for the restored region: ``out = x * (1 + g) + b`` inside the hole.
 
@@ -37,14 +52,7 @@ class ColourCorrectionNet(nn.Module):
     def __init__(self, config: ColourConfig):
         super().__init__()
         self.config = config
-        c = config.channels
-        layers: list[nn.Module] = [nn.Conv2d(3 + 1 + 6, c, 3, padding=1), nn.LeakyReLU(0.2)]
-        for dilation in config.dilations:
-            layers += [nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation), nn.LeakyReLU(0.2)]
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(c, 6, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.body, self.head = gain_offset_net(3 + 1 + 6, config)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         stats = ring_statistics(image, mask, self.config.ring_width)
@@ -86,14 +94,7 @@ class PigmentSteering(nn.Module):
         anchors = [torch.tensor(p.anchors_srgb, dtype=torch.float32).mean(0) / 255.0 for p in DUNHUANG_PALETTE]
         # derived from the palette, not learned: kept out of the checkpoint
         self.register_buffer("pigment_colours", torch.stack(anchors), persistent=False)  # [P, 3]
-        count, c = len(anchors), config.channels
-        layers: list[nn.Module] = [nn.Conv2d(3 + 1 + 6 + 6 + 3 + count, c, 3, padding=1), nn.LeakyReLU(0.2)]
-        for dilation in config.dilations:
-            layers += [nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation), nn.LeakyReLU(0.2)]
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(c, 6, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.body, self.head = gain_offset_net(3 + 1 + 6 + 6 + 3 + len(anchors), config)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
         named = pigments.sum(1) > 0
