@@ -16,6 +16,7 @@ class PlaneFitRestorer:
     name = "plane-fit"
     text_encoder_spec = None
     uses_text = False
+    whole_box_pixels = None
 
     def __init__(self, max_side, tile_side=None):
         self.max_side, self.tile_side = max_side, tile_side
@@ -37,6 +38,7 @@ class ConstantRestorer:
     name = "constant"
     text_encoder_spec = None
     uses_text = False
+    whole_box_pixels = None
 
     def __init__(self, max_side, tile_side=None, value=200):
         self.max_side, self.tile_side, self.value = max_side, tile_side, value
@@ -144,3 +146,25 @@ def test_later_tiles_see_earlier_fills_as_known_paint():
     first, second = restorer.holes[:2]
     assert first[20:40, 10:64].all()
     assert not second[20:40, 0].any() and second[20:40, -1].all()  # its left edge lies in the first tile's fill
+
+
+def test_a_box_within_the_limit_is_restored_in_one_window_when_that_is_cheaper():
+    """Dense damage over a box a little larger than the tiles: one window touches fewer pixels than overlapping
+    tiles (and has no seam at all); past the restorer's limit, or for sparse damage, tiles are used."""
+    image = smooth_image(300, 420)
+    mask = np.zeros((300, 420), bool)
+    mask[20:280:6, 10:410] = True  # cracks all over: every tile would hold damage
+    one_window = PlaneFitRestorer(max_side=128, tile_side=256)
+    one_window.whole_box_pixels = 300 * 420
+    out = restore_box(one_window, image, mask, None)
+    assert one_window.sizes == [(300, 420)] and np.array_equal(out[~mask], image[~mask])
+    tiled = PlaneFitRestorer(max_side=128, tile_side=256)
+    tiled.whole_box_pixels = 300 * 420 - 1  # just too large
+    restore_box(tiled, image, mask, None)
+    assert len(tiled.sizes) > 1 and all(max(size) <= 256 for size in tiled.sizes)
+    sparse = np.zeros((300, 420), bool)
+    sparse[10:14, 10:20] = True  # one speck in a corner: one small tile is cheaper than the whole box
+    specks = PlaneFitRestorer(max_side=128, tile_side=256)
+    specks.whole_box_pixels = 300 * 420
+    restore_box(specks, image, sparse, None)
+    assert specks.sizes == [(128, 128)]

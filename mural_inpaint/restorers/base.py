@@ -29,12 +29,15 @@ class Restorer(ABC):
             native resolution (classical methods).
         tile_side: side of the windows thin damage is restored in at native resolution (``None``: ``max_side``);
             a fully convolutional model can take larger windows than its working size, which saves the overlap.
+        whole_box_pixels: a box of at most this many pixels may be restored as one window when that touches fewer
+            pixels than tiles (no overlaps to pay for, no seams); ``None``: always tiles of the sizes above.
         text_encoder_spec: the encoder whose embeddings :meth:`restore_crop` expects; ``None`` = ignores text.
     """
 
     name: str = ""
     max_side: int | None = None
     tile_side: int | None = None  # native-resolution tiles (None: max_side); fully convolutional models go larger
+    whole_box_pixels: int | None = None
     text_encoder_spec: TextEncoderSpec | None = None
 
     @property

@@ -7,8 +7,9 @@
    see across at native resolution is downscaled (resize fallback) so the thickest damage spans at most half the
    working size; a box still larger than the working size is then processed in overlapping tiles, so thin cracks
    across a whole wall are restored at full resolution.
-   Tiles are the working size or the restorer's larger ``tile_side``, whichever touches fewer pixels: dense damage
-   is cheaper in large tiles (less overlap), sparse damage in small ones (tiles without damage are skipped).
+   Tiles are the working size or the restorer's larger ``tile_side``, or the whole box as one window (up to the
+   restorer's ``whole_box_pixels``), whichever touches fewer pixels: dense damage is cheaper in one window or large
+   tiles (no or less overlap), sparse damage in small ones (tiles without damage are skipped).
 3. Results are pasted back under the mask only: known pixels stay byte-identical.
 
 Why tiles are cross-faded: tiles of a network disagree, and a tile's fill is worst at its inner edges, where the
@@ -193,6 +194,14 @@ def _restore_tiled(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text
     return work
 
 
+def _tile_sides(restorer: Restorer, shape: tuple[int, int]) -> tuple[int, ...]:
+    """The window sides :func:`_cheapest_windows` chooses from for a crop of ``shape``: the working size, the
+    restorer's larger tile and, for a crop within :attr:`Restorer.whole_box_pixels`, the whole crop at once."""
+    sides = (restorer.max_side, restorer.tile_side or restorer.max_side)
+    whole = restorer.whole_box_pixels
+    return (*sides, max(shape)) if whole is not None and shape[0] * shape[1] <= whole else sides
+
+
 def restore_box(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text: torch.Tensor | None) -> np.ndarray:
     """Restore one crop (uint8 ``[h, w, 3]``, bool ``[h, w]``) with scaling and tiling as the restorer needs."""
     if restorer.max_side is None:
@@ -200,14 +209,13 @@ def restore_box(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text: t
     size = restorer.max_side
     thickness = 2.0 * float(cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
     scale = min(1.0, 0.5 * size / max(thickness, 1.0))
-    tiles = (size, restorer.tile_side or size)
     if scale >= 1.0:
-        return _restore_tiled(restorer, image, mask, text, tiles)
+        return _restore_tiled(restorer, image, mask, text, _tile_sides(restorer, mask.shape))
     height, width = mask.shape
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_image = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
     small_mask = cv2.resize(mask.astype(np.float32), small_size, interpolation=cv2.INTER_AREA) > 0
-    restored = _restore_tiled(restorer, small_image, small_mask, text, tiles)
+    restored = _restore_tiled(restorer, small_image, small_mask, text, _tile_sides(restorer, small_mask.shape))
     return cv2.resize(restored, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
