@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
+from mural_inpaint.restorers.base import Restorer
 from mural_inpaint.restorers.regions import restore_box, restore_regions
 
 
-class PlaneFitRestorer:
+class PlaneFitRestorer(Restorer):
     """Fills a crop's damage with the least-squares plane (per channel) through the crop's known pixels.
 
     Smooth inside one fill, but it depends on the crop: overlapping tiles of a curved image fit different planes,
@@ -14,9 +15,6 @@ class PlaneFitRestorer:
     """
 
     name = "plane-fit"
-    text_encoder_spec = None
-    uses_text = False
-    whole_box_pixels = None
 
     def __init__(self, max_side, tile_side=None):
         self.max_side, self.tile_side = max_side, tile_side
@@ -32,13 +30,10 @@ class PlaneFitRestorer:
         return np.clip(np.rint(design @ coef), 0, 255).astype(np.uint8).reshape(height, width, 3)
 
 
-class ConstantRestorer:
+class ConstantRestorer(Restorer):
     """Fills every damaged pixel with one colour: whatever the tiling, the result must be exactly that colour."""
 
     name = "constant"
-    text_encoder_spec = None
-    uses_text = False
-    whole_box_pixels = None
 
     def __init__(self, max_side, tile_side=None, value=200):
         self.max_side, self.tile_side, self.value = max_side, tile_side, value

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from mural_inpaint.errors import ModelUnavailableError
 from mural_inpaint.restorers import RESTORERS, plan_boxes, restore_regions
+from mural_inpaint.restorers.base import Restorer
 from mural_inpaint.restorers.regions import Box, restore_box
 from tests.helpers import synthetic_mural, tiny_gan
 
@@ -122,12 +123,10 @@ def test_boxes_grow_to_the_working_size_for_context():
     assert edge == Box(0, 64, 0, 64)
 
 
-class RecordingRestorer:
+class RecordingRestorer(Restorer):
     """Stands in for a learned restorer: records crop sizes, fills with the crop's mean colour."""
 
     name = "recording"
-    text_encoder_spec = None
-    uses_text = False
 
     def __init__(self, max_side, tile_side=None):
         self.max_side, self.tile_side = max_side, tile_side
