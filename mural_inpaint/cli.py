@@ -64,7 +64,8 @@ def _restore(args: argparse.Namespace) -> int:
     if options and model != "muralxgan":
         raise InputError(f"--checkpoint and --texture are for the muralxgan restorer, not {model!r}.")
     pipeline = RestorationPipeline(model, restorer_options=options, captioner=args.captioner)
-    print(f"restorer: {pipeline.restorer.name}")
+    engine = pipeline.restorer.engine
+    print(f"restorer: {pipeline.restorer.name}" + (f", run by {engine}" if engine else ""))
     for (image_path, mask_path, _), target in tqdm(list(zip(pairs, targets)), desc="restoring", unit="image",
                                                    disable=not batch):
         start = time.perf_counter()

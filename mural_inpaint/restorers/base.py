@@ -32,12 +32,14 @@ class Restorer(ABC):
         whole_box_pixels: a box of at most this many pixels may be restored as one window when that touches fewer
             pixels than tiles (no overlaps to pay for, no seams); ``None``: always tiles of the sizes above.
         text_encoder_spec: the encoder whose embeddings :meth:`restore_crop` expects; ``None`` = ignores text.
+        engine: for a learned restorer, what runs its network and why (recorded in the provenance).
     """
 
     name: str = ""
     max_side: int | None = None
     tile_side: int | None = None  # native-resolution tiles (None: max_side); fully convolutional models go larger
     whole_box_pixels: int | None = None
+    engine: str | None = None  # what runs a learned restorer's network ("onnxruntime (model.onnx)", "pytorch ...")
     text_encoder_spec: TextEncoderSpec | None = None
 
     @property
