@@ -146,11 +146,17 @@ def test_pigment_steering_moves_only_named_rows_and_only_inside_the_hole():
         untrained = model(image, mask, text, image)
         without_branch = model.colour(image * (1 - mask) + model.generator(image, mask, text, image) * mask, mask)
         assert torch.equal(untrained, without_branch)  # the head starts at zero: the identity
-        torch.nn.init.normal_(model.steering.head.weight, std=0.5)
+        torch.nn.init.constant_(model.steering.head.bias, 0.5)  # half way towards the named colour
         steered = model(image, mask, text, image)
     assert torch.equal(steered[0], untrained[0])  # no pigment named: bit for bit as before
     assert not torch.equal(steered[1], untrained[1])
     assert torch.equal(steered[1] * (1 - mask[1]), untrained[1] * (1 - mask[1]))  # known pixels untouched
+    hole = mask[1, 0] > 0
+    green = torch.tensor(DUNHUANG_PALETTE[GREEN].anchors_srgb, dtype=torch.float32).mean(0) / 255
+    before, after = untrained[1][:, hole].mean(1), steered[1][:, hole].mean(1)
+    # half way to malachite green's colour, and the fill's own detail kept (clipping aside)
+    assert torch.allclose(after, before + 0.5 * (green - before), atol=0.02)
+    assert steered[1][:, hole].std(1).min() > 0.5 * untrained[1][:, hole].std(1).min()
     with torch.no_grad():
         assert torch.equal(model(image, mask, text * 0, image), model(image, mask, text * 0, image))
 

@@ -76,14 +76,20 @@ class PigmentSteering(nn.Module):
     ``forward(image, mask, pigments)``: ``image`` ``[B, 3, H, W]`` in ``[0, 1]`` (the colour-corrected restoration),
     ``mask`` ``[B, 1, H, W]`` (1 = damage), ``pigments`` ``[B, P]`` the shares of
     :data:`mural_inpaint.palette.DUNHUANG_PALETTE` named for the lost paint (summing to 1, or all zero when none is
-    named; :func:`mural_inpaint.text.pigment_words.lost_pigments`).  Like the colour net it predicts a per-pixel gain
-    and offset inside the hole, from the pixel, the mask, the colour statistics of the fill and of the intact ring,
-    the named colour (share-weighted mean of the pigments' aged anchors) and the shares themselves.
+    named; :func:`mural_inpaint.text.pigment_words.lost_pigments`).
+
+    Inside the hole each pixel moves towards the named colour (the share-weighted mean of the pigments' aged
+    anchors) by the fill's own offset from it: ``out = x + a * (named - fill mean)``, so the brushwork and the
+    outlines of the fill travel with it.  How far (``a`` in ``[0, 1]`` per pixel and channel) is what the branch
+    learns, from the pixel, the mask, the colour statistics of the fill and of the intact ring, the named colour and
+    the shares: far where the words contradict the surroundings, not at all where the fill already agrees.
 
     Why a branch of its own: where the surroundings say what a loss held, a generator learns to ignore the text;
     a conservator's "the robe was malachite green" then changes nothing.  This branch sees only what the words name,
     and rows that name no pigment come back bit for bit unchanged, so an automatic description restores exactly as
-    without it.  The head starts at zero: an untrained branch is the identity.
+    without it.  The head starts at zero: an untrained branch is the identity.  (A first version predicted a free
+    gain and offset, like the colour net; trained the same way it learnt to change lightness only: malachite green
+    and cinnabar red darkened a fill alike.)
     """
 
     def __init__(self, config: ColourConfig):
@@ -94,16 +100,24 @@ class PigmentSteering(nn.Module):
         anchors = [torch.tensor(p.anchors_srgb, dtype=torch.float32).mean(0) / 255.0 for p in DUNHUANG_PALETTE]
         # derived from the palette, not learned: kept out of the checkpoint
         self.register_buffer("pigment_colours", torch.stack(anchors), persistent=False)  # [P, 3]
-        self.body, self.head = gain_offset_net(3 + 1 + 6 + 6 + 3 + len(anchors), config)
+        body, _ = gain_offset_net(3 + 1 + 6 + 6 + 3 + len(anchors), config)
+        self.body = body
+        self.head = nn.Conv2d(config.channels, 3, 1)  # how far towards the named colour, per channel
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
         named = pigments.sum(1) > 0
         if not bool(named.any()):
             return image
         named_colour = pigments @ self.pigment_colours  # [B, 3]
-        context = torch.cat([ring_statistics(image, mask, self.config.ring_width), masked_statistics(image, mask),
-                             named_colour, pigments], dim=1)
+        fill = masked_statistics(image, mask)
+        context = torch.cat([ring_statistics(image, mask, self.config.ring_width), fill, named_colour, pigments], dim=1)
         context = context[:, :, None, None].expand(-1, -1, *image.shape[-2:])
-        gain, offset = self.head(self.body(torch.cat([image, mask, context], dim=1))).chunk(2, dim=1)
-        steered = image * (1 - mask) + (image * (1 + gain) + offset).clamp(0, 1) * mask
+        raw = self.head(self.body(torch.cat([image, mask, context], dim=1)))
+        # clamped to [0, 1] going forward, the gradient passed straight through: the head starts at exactly 0 (the
+        # identity), where a plain clamp would pass no gradient and the branch would never start to learn
+        share = raw + (raw.clamp(0, 1) - raw).detach()
+        towards = (named_colour - fill[:, :3])[:, :, None, None]
+        steered = image * (1 - mask) + (image + share * towards).clamp(0, 1) * mask
         return torch.where(named[:, None, None, None], steered, image)
