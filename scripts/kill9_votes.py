@@ -7,8 +7,10 @@ systems), lets ``--raters`` signed-in raters ask for pairs and vote as fast as t
 ``--burst-seconds`` into the burst, ``--rounds`` times, restarting it on the same database each time.  Every vote
 carries a unique comment; a vote is *acknowledged* when the server answered it with its reveal.  After the last
 restart, every acknowledged comment must be in the database (lost = acknowledged and absent), the database must pass
-``PRAGMA integrity_check``, and voting must go on (the raters' open pairs are still theirs).  Votes stored whose
-answer never reached the rater (the kill came between the commit and the reply) are counted too; they are not lost.
+``PRAGMA integrity_check``, and voting must go on (the raters' open pairs are still theirs; two raters who have not
+voted yet take part too, as a rater is shown each restoration once and the others may have seen them all).  Votes
+stored whose answer never reached the rater (the kill came between the commit and the reply) are counted too; they
+are not lost.
 """
 
 from __future__ import annotations
@@ -38,8 +40,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+LATE_RATERS = 2  # who sign in only after the last restart
+
+
 def prepare(root: Path, raters: int, murals: int) -> dict[str, str]:
-    """Synthetic murals (gt/ + mask/) and a logins file under ``root``; returns {name: password}."""
+    """Synthetic murals (gt/ + mask/) and a logins file under ``root`` (``raters`` + :data:`LATE_RATERS` logins);
+    returns {name: password}."""
     sys.path.insert(0, str(ROOT))
     from mural_inpaint.imaging import save_png
 
@@ -51,7 +57,7 @@ def prepare(root: Path, raters: int, murals: int) -> dict[str, str]:
         mask[20 + 4 * index:44 + 4 * index, 30:60] = True
         save_png(picture, root / "murals" / "gt" / f"m{index}.png")
         save_png(mask, root / "murals" / "mask" / f"m{index}.png")
-    logins = {f"rater{i:02d}": f"pw-{i}" for i in range(raters)}
+    logins = {f"rater{i:02d}": f"pw-{i}" for i in range(raters + LATE_RATERS)}
     (root / "logins.txt").write_text("".join(f"{n}:{p}\n" for n, p in logins.items()))
     return logins
 
@@ -130,6 +136,8 @@ def burst(url: str, logins: dict[str, str], round_: int, stop: threading.Event, 
             try:
                 shown = client.predict(api_name="/arena_next")
                 if not shown[0]:  # (a message instead of a pair)
+                    if "compared every restoration" in shown[3]:
+                        return  # each restoration is shown to a rater once: this one has seen them all
                     continue
                 with lock:
                     sent.append(comment)
@@ -146,10 +154,11 @@ def burst(url: str, logins: dict[str, str], round_: int, stop: threading.Event, 
     return threads
 
 
-def run(raters: int = 6, rounds: int = 3, burst_seconds: float = 4.0, murals: int = 3,
+def run(raters: int = 6, rounds: int = 3, burst_seconds: float = 4.0, murals: int = 12,
         root: Path | None = None) -> dict:
     root = root or Path(tempfile.mkdtemp(prefix="muralxgan-kill9-"))
-    logins = prepare(root, raters, murals)
+    everyone = prepare(root, raters, murals)
+    logins, late = dict(list(everyone.items())[:raters]), dict(list(everyone.items())[raters:])
     app = App(root, murals)
     acknowledged: list[str] = []
     sent: list[str] = []
@@ -170,7 +179,7 @@ def run(raters: int = 6, rounds: int = 3, burst_seconds: float = 4.0, murals: in
         url = app.start()  # the last restart: is everything there, and does voting go on?
         after_restart = []
         stop = threading.Event()
-        threads = burst(url, dict(list(logins.items())[:2]), rounds, stop, after_restart, [], lock)
+        threads = burst(url, dict(list(logins.items())[:2]) | late, rounds, stop, after_restart, [], lock)
         time.sleep(2)
         stop.set()
         for thread in threads:
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raters", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--burst-seconds", type=float, default=4.0)
-    parser.add_argument("--murals", type=int, default=3)
+    parser.add_argument("--murals", type=int, default=12, help="murals (one pair each per rater and 2 systems)")
     parser.add_argument("--out", type=Path, default=Path("outputs/kill9"))
     args = parser.parse_args(argv)
     report = run(args.raters, args.rounds, args.burst_seconds, args.murals)

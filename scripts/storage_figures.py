@@ -8,7 +8,8 @@ measured on MuralDH crops (256 x 256) and, when ``--data`` holds ``hires-murals`
 real damage mask.  Without the shared data, synthetic murals of the same sizes are used.
 
 Per 100 pairs shown: the app served in this process (``BackgroundServer``) with Gradio's cache in a folder of its own
-and ``MURALXGAN_CACHE_MINUTES`` set short; two signed-in raters ask for a pair and vote, ``--pairs`` times in all;
+and ``MURALXGAN_CACHE_MINUTES`` set short; signed-in raters (as many as the pairs need: each is shown a restoration
+once) ask for a pair and vote in turn, ``--pairs`` times in all;
 the database, the files folder, the app's served copies and scratch folders and Gradio's cache are measured right
 after (what a burst costs until the cache time passes) and once the cleaning has run (what stays: database rows).
 """
@@ -124,7 +125,10 @@ def per_pairs(root: Path, data: Path | None, pairs: int, murals: int, systems: t
     from mural_inpaint.app.server import BackgroundServer
     from mural_inpaint.app.settings import AppSettings
 
-    logins = {"ana": "ana-pw", "ben": "ben-pw"}
+    # a rater is shown each restoration once (murals x systems // 2 pairs each): enough raters for every pair shown,
+    # and one more for the warm-up
+    each = murals * (len(systems) // 2)
+    logins = {f"rater{i}": f"pw-{i}" for i in range(max(2, -(-pairs // each)) + 1)}
     settings = AppSettings(db_path=root / "pairs" / "study.db", logins=logins, arena_systems=systems)
     context = create_context(settings, start_worker=True)
     for stem, image, mask in _murals(data, murals, hires=False):
@@ -153,8 +157,9 @@ def per_pairs(root: Path, data: Path | None, pairs: int, murals: int, systems: t
         cookie = httpx.post(url + "auth/login", data={"username": name, "password": password})
         clients.append(Client(url, verbose=False, download_files=False,
                               headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookie.cookies.items())}))
-    clients[0].predict(api_name="/arena_next")  # warm up (a first damage view per mural is made and kept)
-    clients[0].predict("-", "-", "", api_name="/arena_vote_tie")
+    warm_up = clients.pop()
+    warm_up.predict(api_name="/arena_next")  # warm up (a first damage view per mural is made and kept)
+    warm_up.predict("-", "-", "", api_name="/arena_vote_tie")
     time.sleep(CACHE_SECONDS + 2)
     served.prune_served()
     before = measure()

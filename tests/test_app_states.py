@@ -116,6 +116,111 @@ def test_everything_the_app_writes_by_default_is_under_one_folder(tmp_path):
     assert moved.db_path == tmp_path / "x.db" and moved.files == tmp_path / "x-files"
 
 
+def test_the_store_opens_the_same_default_database_as_the_app(tmp_path, monkeypatch):
+    """One definition of where the study lives: a script opening ``Store()`` and the app find the same file."""
+    from mural_inpaint.review.store import DEFAULT_DB, Store, default_db_path
+
+    monkeypatch.delenv("MURALXGAN_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    store = Store()
+    assert store.path == AppSettings().db_path == AppSettings.from_env({}).db_path == DEFAULT_DB
+    assert Path("muralxgan-data/muralxgan.db") == DEFAULT_DB
+    assert (tmp_path / "muralxgan-data" / "muralxgan.db").is_file() and not (tmp_path / "muralxgan.db").exists()
+    moved = {"MURALXGAN_DB": str(tmp_path / "elsewhere.db")}
+    assert default_db_path(moved) == AppSettings.from_env(moved).db_path == tmp_path / "elsewhere.db"
+    monkeypatch.setenv("MURALXGAN_DB", str(tmp_path / "set.db"))
+    assert Store().path == AppSettings.from_env().db_path == tmp_path / "set.db"
+
+
+def on_page_load(demo, user: str) -> dict:
+    """What the page-load handlers of ``demo`` send to ``user``'s page: {component: update or value}.  (Who is
+    signed in comes from the server side of the request, which is all the handlers read.)"""
+    from types import SimpleNamespace
+
+    shown = {}
+    for dependency in demo.fns.values():
+        if dependency.targets and all(event == "load" for _, event in dependency.targets):
+            result = dependency.fn(SimpleNamespace(username=user))
+            shown.update(zip(dependency.outputs, result if isinstance(result, list) else [result], strict=True))
+    return shown
+
+
+def _button(demo, label: str):
+    import gradio as gr
+
+    return next(b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.value == label)
+
+
+def test_admin_controls_of_the_leaderboard_are_off_with_the_reason_beside_them(tmp_path):
+    """Export votes and skips per rater: disabled for visitors and signed-in raters, each with why beside it in plain
+    words (never a setting's name); enabled for admins, whose requests alone the handlers accept."""
+    import gradio as gr
+
+    from mural_inpaint.app import build_app
+    from mural_inpaint.app.context import create_context
+    from mural_inpaint.app.feedback import admin_reason
+
+    settings = AppSettings(db_path=tmp_path / "a.db", logins={"alice": "a", "bob": "b"}, admins=frozenset({"alice"}),
+                           arena_systems=("telea",))
+    demo = build_app(create_context(settings, start_worker=False))
+    buttons = {what: _button(demo, label) for what, label in (("export votes", "Export votes as CSV and JSONL"),
+                                                              ("see skips per rater", "Show skips"))}
+    assert not any(button.interactive for button in buttons.values())  # until the page knows who it is
+    notes = {}
+    for what, button in buttons.items():  # the note built (hidden) next to each button
+        siblings = list(button.parent.children)
+        notes[what] = siblings[siblings.index(button) + 1]
+        assert isinstance(notes[what], gr.Markdown) and not notes[what].visible
+    expected = {"": "Only the study's admins can {}: [sign in](/auth/login) if you are one.",
+                "bob": "Only the study's admins can {}.", "alice": ""}
+    for user, reason in expected.items():
+        shown = on_page_load(demo, user)
+        for what, button in buttons.items():
+            assert shown[button]["interactive"] == (user == "alice"), (user, what)
+            assert shown[notes[what]]["visible"] == (user != "alice")
+            assert shown[notes[what]]["value"] == reason.format(what)
+            assert "MURALXGAN" not in shown[notes[what]]["value"]
+    assert admin_reason(AppSettings(on_spaces=True), "", "export votes") == (
+        "Only the study's admins can export votes: sign in with Hugging Face (at the top of the page) if you are one.")
+    assert admin_reason(AppSettings(), "", "export votes") == (
+        "This server has no logins, so nobody can export votes here.")
+    texts = [getattr(block, attribute, None) for block in demo.blocks.values()
+             for attribute in ("value", "label", "info")]
+    assert not [text for text in texts if isinstance(text, str) and "MURALXGAN" in text]
+
+
+def test_status_notes_are_for_admins_and_name_no_server_path(tmp_path):
+    """The header's notes (collections imported or not, backups) go to admins only, naming a folder by its last
+    component; a visitor and a rater see who they are and how to join, nothing operational."""
+    import re
+
+    from mural_inpaint.app import build_app
+    from mural_inpaint.app.context import create_context
+    from tests.app_fixtures import write_collection
+
+    murals = write_collection(tmp_path / "collections" / "murals")
+    settings = AppSettings(db_path=tmp_path / "server" / "study.db", logins={"alice": "a", "bob": "b"},
+                           admins=frozenset({"alice"}), arena_systems=("telea",), backup_dir=tmp_path / "backup",
+                           review_sources=(str(murals), str(tmp_path / "collections" / "gone")))
+    context = create_context(settings)
+    try:
+        assert context.worker.idle.wait(120), "the collections were not imported in time"
+        demo = build_app(context)
+        identity = next(c for c, value in on_page_load(demo, "alice").items() if isinstance(value, str))
+        shown = {user: on_page_load(demo, user)[identity] for user in ("", "bob", "alice")}
+    finally:
+        context.close()
+    assert "murals: 3 new murals with damage masks added (0 already there)" in shown["alice"]
+    assert "gone: not imported (Dataset folder not found: gone.)" in shown["alice"]
+    assert "no backup found in the backup folder backup; starting with an empty database" in shown["alice"]
+    assert shown[""].startswith("Not signed in: [sign in](/auth/login)") and "\n" not in shown[""]
+    assert shown["bob"] == "Signed in as **bob** · [Sign out](/auth/logout)"
+    for user, text in shown.items():
+        assert str(tmp_path) not in text, user
+        paths = re.findall(r"(?<![\w.:/~-])~?/[^\s)]+", text.replace("(/auth/login)", "").replace("(/auth/logout)", ""))
+        assert not paths, (user, paths)
+
+
 def test_refusals_are_one_log_line_and_the_decision_just_made_stays(app_server, tmp_path, mural, caplog, capfd):
     from gradio_client import Client, handle_file
 

@@ -3,6 +3,7 @@ receives, pairs that must be answered, who adds murals, candidates computed once
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -16,8 +17,12 @@ from mural_inpaint.imaging import load_image
 from tests.app_fixtures import SYSTEMS, write_collection
 
 PAIR = re.compile(r"A was \*\*(.+?)\*\*, B was \*\*(.+?)\*\*")
-STUDY_LOGINS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "dave": "dave-pw"}
+STUDY_LOGINS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "dave": "dave-pw", "erin": "erin-pw"}
 SKIP_LIMIT = 2
+STUDY_MURALS = 10
+STUDY_SYSTEMS = (*SYSTEMS, "navier-stokes")  # four systems: two pairs of each mural for each rater
+PAIRS_PER_RATER = STUDY_MURALS * (len(STUDY_SYSTEMS) // 2)  # each rater sees each restoration once
+ALL_COMPARED = "You have compared every restoration available to you; thank you."
 
 
 def login_cookie(url: str, name: str, password: str | None = None) -> str:
@@ -36,15 +41,16 @@ def rater(url: str, name: str):
 
 @pytest.fixture(scope="module")
 def study_server(tmp_path_factory):
-    """(url, context): three murals with candidates from the shipped model, telea and biharmonic; alice is admin."""
+    """(url, context): ten murals with candidates from the shipped model, telea, biharmonic and navier-stokes (so
+    twenty pairs for each rater); alice is admin."""
     from mural_inpaint.app.context import create_context
     from mural_inpaint.app.server import BackgroundServer
     from mural_inpaint.app.settings import AppSettings
 
     root = tmp_path_factory.mktemp("study")
-    settings = AppSettings(db_path=root / "study.db", review_sources=(str(write_collection(root / "murals")),),
-                           logins=STUDY_LOGINS, admins=frozenset({"alice"}), arena_systems=SYSTEMS,
-                           skip_limit=SKIP_LIMIT)
+    murals = write_collection(root / "murals", count=STUDY_MURALS)
+    settings = AppSettings(db_path=root / "study.db", review_sources=(str(murals),), logins=STUDY_LOGINS,
+                           admins=frozenset({"alice"}), arena_systems=STUDY_SYSTEMS, skip_limit=SKIP_LIMIT)
     context = create_context(settings)
     assert context.worker.idle.wait(300), "candidates were not computed in time"
     server = BackgroundServer(context)
@@ -53,40 +59,53 @@ def study_server(tmp_path_factory):
     server.stop()
 
 
+def pixels_hash(png: bytes) -> str:
+    """What no re-encoding, padding or fresh name changes: the SHA-256 of the decoded pixels."""
+    return hashlib.sha256(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).tobytes()).hexdigest()
+
+
 def _showing(client, url: str) -> tuple[dict, list[dict]]:
-    """Ask for a pair the way the page does; returns (everything the page received, [damaged, A, B] as seen)."""
+    """Ask for a pair the way the page does; returns (everything the page received, [damaged, A, B] as seen), the
+    list empty when a message came instead of a pair."""
     import httpx
 
     received = client.predict(api_name="/arena_next")
     shown = []
-    for file_data in received[:3]:
+    for file_data in received[:3] if received[0] else []:
         address = file_data["url"]
         response = httpx.get(address if address.startswith("http") else url + address.lstrip("/"))
         assert response.status_code == 200
         path = PurePosixPath(address.split("file=", 1)[1])
         shown.append({"folder": path.parent.name, "name": path.name, "body": response.content,
-                      "size": len(response.content), "headers": response.headers, "data": file_data})
+                      "size": len(response.content), "headers": response.headers, "data": file_data,
+                      "pixels": pixels_hash(response.content)})
     return {"outputs": received}, shown
 
 
-def play_the_rater(client, url: str, learn: int, predict: int, seed: int = 0) -> dict:
-    """The attack of issue 14, point 1: learn address folder -> system and file size -> system from the reveals of
-    ``learn`` votes, then, before each of ``predict`` further votes, say which system is on side A.
+def play_the_rater(client, url: str, learn: int, seed: int = 0, most: int = 3 * PAIRS_PER_RATER) -> dict:
+    """The attack of issue 14, point 1, with every observable a rater has: learn address folder -> system, file size
+    -> system and decoded pixels -> system from the reveals of ``learn`` votes, then, before each further vote, say
+    which system is on side A; until no pair is left for the rater (or ``most`` pairs, so old code ends too).
 
     A prediction is scored against the pair's two systems revealed afterwards: where the tables name one of them for a
     side, that is the guess; otherwise a coin flip.  Chance is 1/2.
     """
     rng = np.random.default_rng(seed)
     by_folder: dict[str, str] = {}
+    by_pixels: dict[str, str] = {}
     by_size: dict[int, dict[str, int]] = {}
-    correct = informed = 0
+    correct = informed = predicted = 0
     showings = []
-    for round_ in range(learn + predict):
-        received, (damaged, a, b) = _showing(client, url)
+    for round_ in range(most):
+        received, shown = _showing(client, url)
+        if not shown:
+            return {"rate": correct / max(1, predicted), "correct": correct, "predicted": predicted,
+                    "informed": informed, "showings": showings, "message": received["outputs"][3]}
+        damaged, a, b = shown
         showings.append((received, damaged, a, b))
         guess = None
         for side, other in ((a, False), (b, True)):
-            named = by_folder.get(side["folder"])
+            named = by_pixels.get(side["pixels"]) or by_folder.get(side["folder"])
             if named is None and side["size"] in by_size:
                 counts = by_size[side["size"]]
                 if a["size"] != b["size"] or len(counts) == 1:
@@ -97,6 +116,7 @@ def play_the_rater(client, url: str, learn: int, predict: int, seed: int = 0) ->
         reveal = client.predict("-", "-", "", api_name="/arena_vote_tie")
         left, right = PAIR.search(reveal).groups()
         if round_ >= learn:
+            predicted += 1
             if guess is not None and guess[0] in (left, right):
                 informed += 1
                 # a name for side B says side A holds the pair's other system
@@ -105,19 +125,20 @@ def play_the_rater(client, url: str, learn: int, predict: int, seed: int = 0) ->
                 said_left = (left, right)[int(rng.integers(2))]
             correct += said_left == left
         for side, system in ((a, left), (b, right)):
-            by_folder[side["folder"]] = system
+            by_folder[side["folder"]] = by_pixels[side["pixels"]] = system
             by_size.setdefault(side["size"], {}).setdefault(system, 0)
             by_size[side["size"]][system] += 1
-    return {"rate": correct / predict, "correct": correct, "predicted": predict, "informed": informed,
-            "showings": showings}
+    raise AssertionError(f"{most} pairs shown to one rater: restorations are shown again")
 
 
 def test_a_rater_who_reads_the_page_cannot_tell_which_system_is_which(study_server):
-    """Addresses, sizes, headers and the event data: nothing links a showing to a system or to another showing."""
+    """Addresses, sizes, headers, the event data and the pixels: nothing links a showing to a system or to another
+    showing."""
     url, context = study_server
-    played = play_the_rater(rater(url, "bob"), url, learn=30, predict=45)
+    played = play_the_rater(rater(url, "bob"), url, learn=5)
     print(f"rater prediction rate: {played['correct']}/{played['predicted']} = {played['rate']:.2f} "
           f"(informed guesses: {played['informed']})")
+    assert len(played["showings"]) == PAIRS_PER_RATER and played["message"].startswith(ALL_COMPARED)
     folders, names = [], []
     pairs = {p["id"]: p for p in context.store.db.query("SELECT * FROM pairs WHERE rater = 'bob'")}
     for received, damaged, a, b in played["showings"]:
@@ -125,9 +146,11 @@ def test_a_rater_who_reads_the_page_cannot_tell_which_system_is_which(study_serv
         names += [damaged["name"], a["name"], b["name"]]
         assert a["size"] == b["size"], "the two sides of a pair differ in size"
         assert a["headers"]["content-length"] == b["headers"]["content-length"]
-        assert a["headers"].get("last-modified") == b["headers"].get("last-modified")
+        # Gradio touches each copy as it hands it out, so Last-Modified is the moment of the showing (A's and B's a
+        # second apart at most, whichever system is on which side), never the stored file's
+        assert abs(_http_time(b["headers"]["last-modified"]) - _http_time(a["headers"]["last-modified"])) <= 1
         text = json.dumps(received)
-        assert not [s for s in SYSTEMS if s in text]
+        assert not [s for s in STUDY_SYSTEMS if s in text]
         assert not [pair_id for pair_id in pairs if pair_id in text]
         for pair in pairs.values():
             assert pair["left_id"] not in text and pair["right_id"] not in text
@@ -135,7 +158,46 @@ def test_a_rater_who_reads_the_page_cannot_tell_which_system_is_which(study_serv
         assert PurePosixPath(candidate["image_path"]).stem not in text  # nor the stored file's random name
     assert len(set(folders)) == len(folders), "an address folder recurs across showings"
     assert len(set(names)) == len(names), "a file name recurs across showings"
-    assert played["informed"] == 0 and played["rate"] <= 0.75
+    # with no informed guess every prediction is a coin flip: 14 or more of 15 right happens once in 2000 runs
+    assert played["informed"] == 0 and played["correct"] <= played["predicted"] - 2
+
+
+def _http_time(value: str) -> float:
+    from email.utils import parsedate_to_datetime
+
+    return parsedate_to_datetime(value).timestamp()
+
+
+def test_a_rater_who_hashes_the_pixels_never_sees_a_restoration_again(study_server):
+    """Pixels are what a showing cannot change: a rater who notes SHA-256(decoded pixels) -> system at every reveal
+    would know a side of any later pair holding one of those restorations.  No later pair holds one (nor one of a
+    skipped pair, whose pixels would link two showings); when none is left, the rater is told so in plain words."""
+    url, context = study_server
+    erin = rater(url, "erin")
+    revealed: dict[str, str] = {}
+    skipped: set[str] = set()
+    for round_ in range(3 * PAIRS_PER_RATER):
+        received, shown = _showing(erin, url)
+        if not shown:
+            break
+        sides = [side["pixels"] for side in shown[1:]]
+        assert len(set(sides)) == 2
+        again = [revealed.get(pixels, "skipped") for pixels in sides if pixels in revealed or pixels in skipped]
+        assert not again, f"pair {round_ + 1} shows again a restoration erin has seen ({again})"
+        if round_ == 3:
+            erin.predict("I cannot judge this kind of damage", "", api_name="/arena_skip")
+            skipped.update(sides)
+            continue
+        left, right = PAIR.search(erin.predict("-", "-", "", api_name="/arena_vote_tie")).groups()
+        revealed.update(zip(sides, (left, right), strict=True))
+    message = received["outputs"][3]
+    assert message.startswith(ALL_COMPARED) and "New murals will add more" in message
+    assert "MURALXGAN" not in message
+    assert len(revealed) + len(skipped) == 2 * PAIRS_PER_RATER  # every pair there was for her, none twice
+    for item in context.store.items():  # what is left unseen cannot make a pair
+        unseen = [c for c in context.store.candidates_of(item["id"]) if c["system"] in context.systems
+                  and c["id"] not in context.store.shown_candidates("erin")]
+        assert len(unseen) <= 1
 
 
 def test_served_images_decode_to_the_stored_pixels(study_server):
@@ -217,7 +279,7 @@ def test_a_pair_must_be_answered_before_the_next_and_skips_are_capped(study_serv
     table = rater(url, "alice").predict(api_name="/skips")
     row = next(r for r in table["data"] if r[0] == "carol")
     assert row[1:4] == [1, 2, 0] and SKIP_REASONS[0] in row[4]
-    with pytest.raises(Exception, match="Only admins"):
+    with pytest.raises(Exception, match="Only the study's admins can see skips per rater"):
         rater(url, "dave").predict(api_name="/skips")
 
 
@@ -252,6 +314,10 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
     fresh = upgraded.issue_pair("ana", rng)
     assert fresh.pair_id == "stale" and fresh.reissued
     upgraded.skip_pair("stale", "ana", "cannot judge")
+    assert upgraded.issue_pair("ana", rng) is None  # she has seen both restorations of "m"
+    upgraded.add_item("n", "n", 8, 8, "i", "k")
+    for system in ("telea", "biharmonic"):
+        upgraded.add_candidate("n", system, f"n-{system}.png", {})
     newer = upgraded.issue_pair("ana", rng)
     with pytest.raises(InputError, match="You skipped this pair"):
         upgraded.record_vote("stale", "ana", "left")
@@ -276,6 +342,40 @@ def test_a_pair_that_cannot_be_shown_leaves_no_row_and_skipping_can_be_off(tmp_p
     shown = next_pair(context, "ana", np.random.default_rng(0))
     with pytest.raises(InputError, match="Skipping is off in this study"):
         skip(context, "ana", shown.pair_id, "cannot judge")
+
+
+def test_a_rater_who_has_seen_every_restoration_is_told_so_and_new_murals_add_more(tmp_path, mural, hole):
+    from mural_inpaint.app.arena_logic import ALL_COMPARED, NOTHING_READY, cast_vote, next_pair, skip
+    from mural_inpaint.errors import InputError
+    from mural_inpaint.imaging import save_png
+
+    context = _context(tmp_path)  # telea and biharmonic: one pair of each mural for each rater
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputError) as raised:
+        next_pair(context, "ana", rng)
+    assert str(raised.value) == NOTHING_READY
+
+    def add_mural(name: str) -> None:
+        image, mask = save_png(mural, tmp_path / f"{name}.png"), save_png(hole, tmp_path / f"{name}-mask.png")
+        context.store.add_item(name, name, 80, 64, str(image), str(mask))
+        for system in context.systems:
+            context.store.add_candidate(name, system, str(image), {})
+
+    add_mural("m")
+    cast_vote(context, "ana", next_pair(context, "ana", rng).pair_id, "tie")
+    skip(context, "ben", next_pair(context, "ben", rng).pair_id, "cannot judge")  # a skip uses the pair up too
+    for who in ("ana", "ben"):
+        for _ in range(2):  # asking again says the same, and issues nothing
+            with pytest.raises(InputError) as raised:
+                next_pair(context, who, rng)
+            assert str(raised.value) == ALL_COMPARED
+    assert "You have compared every restoration available to you; thank you." in ALL_COMPARED
+    assert "New murals will add more." in ALL_COMPARED and "MURALXGAN" not in ALL_COMPARED
+    assert context.store.db["pairs"].count == 2
+    newcomer = next_pair(context, "cy", rng)  # a rater who has not seen them still gets them
+    assert context.store.db["pairs"].get(newcomer.pair_id)["item_id"] == "m"
+    add_mural("n")
+    assert context.store.db["pairs"].get(next_pair(context, "ana", rng).pair_id)["item_id"] == "n"
 
 
 # ------------------------------------------------------------------------------------------ who adds murals
@@ -447,9 +547,10 @@ def test_csv_exports_neutralise_formulas(tmp_path):
     from mural_inpaint.review.store import Store
 
     store = Store(tmp_path / "v.db")
-    store.add_item("m", "m", 8, 8, "i", "k")
-    for system in ("telea", "muralxgan"):
-        store.add_candidate("m", system, f"{system}.png", {})
+    for item in range(9):  # one pair of each for ana (a rater sees each restoration once)
+        store.add_item(f"m{item}", f"m{item}", 8, 8, "i", "k")
+        for system in ("telea", "muralxgan"):
+            store.add_candidate(f"m{item}", system, f"m{item}-{system}.png", {})
     rng = np.random.default_rng(0)
     comments = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd", "fine - really", "3"]
     for comment in comments:

@@ -186,6 +186,13 @@ def test_visitors_see_the_study_and_why_controls_are_off(browser, app_server):
     page.get_by_text("to rate restorations").wait_for(timeout=30000)
     for label in ("A is better", "B is better", "Both bad", "Next pair", "Skip this pair"):
         assert page.get_by_role("button", name=label).is_disabled()
+    page.get_by_role("tab", name="Leaderboard").click()
+    for section, label, what in (("Export all votes (admins)", "Export votes as CSV and JSONL", "export votes"),
+                                 ("Skipped pairs per rater (admins)", "Show skips", "see skips per rater")):
+        page.get_by_text(section).click()
+        assert page.get_by_role("button", name=label).is_disabled()
+        assert page.get_by_text(f"Only the study's admins can {what}: sign in if you are one.").is_visible()
+    assert "MURALXGAN" not in page.inner_text("body")
 
 
 def test_approve_an_edited_description(browser, app_server):

@@ -9,8 +9,8 @@ from evaluation.load import main
 
 @pytest.mark.slow  # about 30 s: the app in its own process
 
-def test_load_script_counts_every_vote_once(tmp_path):
-    code = main(["--raters", "3", "--votes", "3", "--reviewers", "1", "--reviews", "2", "--murals", "2",
+def test_load_script_counts_every_vote_once(tmp_path):  # (3 murals: 3 votes each, a rater sees a restoration once)
+    code = main(["--raters", "3", "--votes", "3", "--reviewers", "1", "--reviews", "2", "--murals", "3",
                  "--systems", "telea,navier-stokes", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "load.json").read_text())
     assert code == 0 and report["votes_sent"] == report["votes_recorded"] == 9

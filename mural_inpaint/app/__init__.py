@@ -13,7 +13,7 @@ def build_app(context=None):
     from mural_inpaint.app.arena_tab import build_arena_tab
     from mural_inpaint.app.auth import current_user
     from mural_inpaint.app.context import create_context
-    from mural_inpaint.app.feedback import how_to_join
+    from mural_inpaint.app.feedback import header
     from mural_inpaint.app.leaderboard_tab import build_leaderboard_tab
     from mural_inpaint.app.restore_tab import build_restore_tab
     from mural_inpaint.app.review_tab import build_review_tab
@@ -23,12 +23,7 @@ def build_app(context=None):
     settings = context.settings
 
     def who(request: gr.Request, profile: gr.OAuthProfile | None = None) -> str:
-        user = current_user(request, profile)
-        notes = "".join(f"\n\n_{note}_" for note in context.status_notes())
-        if user:
-            signed_in = f"Signed in as **{user}**" + (" (admin)" if context.is_admin(user) else "")
-            return signed_in + ("" if settings.on_spaces else " · [Sign out](/auth/logout)") + notes
-        return f"Not signed in: {how_to_join(settings)}" + notes
+        return header(context, current_user(request, profile))
 
     # Gradio's copies of what it sent (and of uploads) are deleted once older than MURALXGAN_CACHE_MINUTES
     with gr.Blocks(title="MuralXGAN: mural restoration", delete_cache=delete_cache_setting()) as demo:

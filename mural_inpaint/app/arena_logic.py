@@ -7,6 +7,11 @@ server-side session.  The identities come back only from a vote the store accept
 
 No cherry-picking: a rater's pair stays theirs until it is answered, by a vote or by a skip with a reason (capped
 per rater, ``MURALXGAN_SKIP_LIMIT``); asking for the next pair before that shows the same pair again.
+
+No recognising: the pixels of a restoration are the one thing a showing cannot change, so a rater is never shown a
+restoration twice (:meth:`~mural_inpaint.review.store.Store.issue_pair`); after a reveal they could know it again, by
+eye or by hashing the decoded pixels, and with it a side of the pair.  A rater who has seen every restoration is told
+so (:data:`ALL_COMPARED`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ OUTCOME_LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie: eq
 SKIP_REASONS = ("I cannot judge this kind of damage", "The images do not show properly",
                 "I recognise the mural or the restorations", "Another reason (say which in the comment)")
 STILL_OPEN = "This pair is still waiting for your answer: vote, or skip it with a reason, to get the next one."
+NOTHING_READY = ("No restorations are ready to compare yet: they are computed in the background after murals are "
+                 "added (a signed-in user's restoration in the Restore tab adds one).")
+ALL_COMPARED = ("You have compared every restoration available to you; thank you. Each one is shown to you only once, "
+                "so that you never know which system made it before you vote. New murals will add more.")
 
 
 @dataclass
@@ -37,15 +46,14 @@ class ShownPair:
 
 
 def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = None) -> ShownPair:
-    """The rater's open pair, else a new one (favouring the least-voted pairs); raises :class:`InputError` with why
-    not."""
+    """The rater's open pair, else a new one of restorations they have never been shown (favouring the least-voted
+    pairs); raises :class:`InputError` with why not."""
     if not user:
         raise InputError(SIGN_IN_TO_VOTE)
     context.store.touch_rater(user, is_admin=context.is_admin(user))
     pair = context.store.issue_pair(user, rng or np.random.default_rng(), systems=context.systems)
     if pair is None:
-        raise InputError("No restorations are ready to compare yet: they are computed in the background after "
-                         "murals are added (a signed-in user's restoration in the Restore tab adds one).")
+        raise InputError(ALL_COMPARED if context.store.shown_candidates(user) else NOTHING_READY)
     try:
         item = context.store.item(pair.item_id)
         left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)

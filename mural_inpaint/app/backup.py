@@ -150,7 +150,7 @@ class FolderSource:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.name = str(folder)
+        self.name = f"the backup folder {self.folder.name}"  # (notes are read on the page: no server path)
 
     def fetch(self, name: str) -> Path | None:
         path = self.folder / name
@@ -208,7 +208,7 @@ def restore_study(source, db_path: Path, files_dir: Path) -> str:
         try:
             wanted = _referenced(connection)
         except sqlite3.Error:
-            return f"using the existing database {db_path}"  # (not ours, or not readable: the store will say)
+            return f"using the existing database {db_path.name}"  # (not ours, or not readable: the store will say)
     back, lost = 0, []
     for path in wanted:
         if Path(path).is_file():

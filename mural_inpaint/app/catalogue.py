@@ -53,8 +53,29 @@ def add_mural(store: Store, files: Path, image: np.ndarray, mask: np.ndarray, na
     return item_id, True
 
 
+def source_name(source: str | Path) -> str:
+    """How a collection is named to people: a Hub dataset id as it is, a folder by its last component (a note on the
+    page never shows a server path)."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if text.startswith((".", "/", "~")) or path.exists():  # (what load_collection takes for a folder)
+        return path.resolve().name or text
+    return text
+
+
+def without_source_path(text: str, source: str | Path) -> str:
+    """``text`` (an error's message, say) with the collection's server path, as given or resolved, replaced by its
+    :func:`source_name`."""
+    name = source_name(source)
+    for spelled in sorted({str(source), str(Path(str(source)).expanduser().resolve())}, key=len, reverse=True):
+        if "/" in spelled and spelled != name:  # (a Hub id is its name already; "." is no path to replace)
+            text = text.replace(spelled, name)
+    return text
+
+
 def import_collection(store: Store, files: Path, source: str, limit: int, captioner: Captioner) -> tuple[int, str]:
-    """Add up to ``limit`` murals with a damage mask from one collection -> (number new, a note for people)."""
+    """Add up to ``limit`` murals with a damage mask from one collection -> (number new, a note for people, naming
+    the collection by :func:`source_name`)."""
     dataset = load_collection(source)
     with_mask = [i for i, row in enumerate(dataset.select_columns(["mask"])) if row["mask"] is not None]
     added = present = 0
@@ -72,7 +93,7 @@ def import_collection(store: Store, files: Path, source: str, limit: int, captio
         else:
             present += 1
     skipped = len(dataset) - len(with_mask)
-    note = f"{source}: {added} new murals with damage masks added ({present} already there)" + (
+    note = f"{source_name(source)}: {added} new murals with damage masks added ({present} already there)" + (
         f"; {skipped} images without a mask left out (they have no damage to review)" if skipped else "")
     return added, note
 
@@ -184,7 +205,7 @@ class CatalogueWorker:
             try:
                 self._note(import_collection(self.store, self.files, source, self.limit, self.captioner)[1])
             except Exception as error:  # (offline Hub, bad folder...: the app keeps serving)
-                self._note(f"{source}: not imported ({error})")
+                self._note(without_source_path(f"{source}: not imported ({error})", source))
         while not self._stop.is_set():
             self._wake.clear()
             self.fill_all()

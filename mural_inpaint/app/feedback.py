@@ -11,13 +11,20 @@ Unexpected exceptions are not routed here: those are bugs, and keep their traceb
 """
 
 import logging
+import re
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
 from mural_inpaint.app.auth import current_user
 from mural_inpaint.app.settings import AppSettings
 
+if TYPE_CHECKING:
+    from mural_inpaint.app.context import AppContext
+
 logger = logging.getLogger("muralxgan.app")
+#: An absolute (or home-relative) path in running text: not part of a URL ("https://...") or of a word ("a/b").
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])~?(?:/[^\s/:;,'\"()\[\]<>`]+)+/?")
 
 STUDY = ("**The study.** Conservators check the machine's descriptions of the damage (Caption review) and compare "
          "two restorations of the same damage without knowing which system made them (Blind A/B); the Leaderboard "
@@ -50,18 +57,77 @@ def visitor_reason(settings: AppSettings, what: str) -> str:
     return f"This server has no logins, so nobody can {what} here."
 
 
+def _when_the_page_loads(outputs: list, updates) -> None:
+    """Run ``updates(user) -> [one gr.update per output]`` for whoever opens the page (the user comes from the server
+    side of the request, never from the page)."""
+
+    def gate(request: gr.Request, profile: gr.OAuthProfile | None = None):
+        return updates(current_user(request, profile))
+
+    gr.on(None, gate, None, outputs, api_name=False, show_progress="hidden")
+
+
 def gate_for_visitors(controls: list, visitor_notes: list[gr.Markdown]) -> None:
     """When the page loads: ``controls`` (built disabled) are enabled for a signed-in user; for a visitor they stay
     disabled and ``visitor_notes`` (built hidden, holding the reason) appear.  The handlers check again."""
 
-    def gate(request: gr.Request, profile: gr.OAuthProfile | None = None):
-        allowed = bool(current_user(request, profile))
-        return ([gr.update(interactive=allowed) for _ in controls]
-                + [gr.update(visible=not allowed) for _ in visitor_notes])
+    def updates(user: str) -> list:
+        return ([gr.update(interactive=bool(user)) for _ in controls]
+                + [gr.update(visible=not user) for _ in visitor_notes])
 
-    gr.on(None, gate, None, [*controls, *visitor_notes], api_name=False, show_progress="hidden")
+    _when_the_page_loads([*controls, *visitor_notes], updates)
+
+
+def admin_reason(settings: AppSettings, user: str, what: str) -> str:
+    """Why an admin-only control is disabled for ``user``, to show beside it ("" for an admin); ``what`` names the
+    action ("export votes").  Says who may, and how a visitor who is one signs in; never how to configure it."""
+    if user and user in settings.admins:
+        return ""
+    if user:
+        return f"Only the study's admins can {what}."
+    if settings.on_spaces:
+        return (f"Only the study's admins can {what}: sign in with Hugging Face (at the top of the page) if you are "
+                "one.")
+    if settings.logins:
+        return f"Only the study's admins can {what}: [sign in](/auth/login) if you are one."
+    return visitor_reason(settings, what)
+
+
+def gate_for_admins(settings: AppSettings, gated: list[tuple]) -> None:
+    """When the page loads: each ``(control, note, what)`` of ``gated`` (control built disabled, note built hidden)
+    is enabled for an admin; for anyone else the control stays disabled and its note shows :func:`admin_reason`.
+    The handlers check again."""
+
+    def updates(user: str) -> list:
+        shown = []
+        for _, _, what in gated:
+            why = admin_reason(settings, user, what)
+            shown += [gr.update(interactive=not why), gr.update(value=why, visible=bool(why))]
+        return shown
+
+    _when_the_page_loads([part for control, note, _ in gated for part in (control, note)], updates)
 
 
 def study_note(settings: AppSettings) -> str:
     """What the study is and how to join it, for visitors (Markdown)."""
     return f"{STUDY} {how_to_join(settings)}"
+
+
+def shown_note(note: str) -> str:
+    """A status note as the page shows it: every server path reduced to its last component.  The notes are written
+    without paths; this catches what an error from a library may still name (a file, a cache folder)."""
+    return _SERVER_PATH.sub(lambda match: match.group(0).rstrip("/").rsplit("/", 1)[-1], note)
+
+
+def header(context: "AppContext", user: str) -> str:
+    """The line at the top of the page (Markdown): who is signed in, or how a visitor joins the study.  Admins also
+    get the server's status notes (collections imported, backups, restorations that failed), never with a server
+    path; nobody else does, as nothing in them is theirs to act on."""
+    settings = context.settings
+    if not user:
+        return f"Not signed in: {how_to_join(settings)}"
+    line = f"Signed in as **{user}**" + (" (admin)" if context.is_admin(user) else "")
+    line += "" if settings.on_spaces else " · [Sign out](/auth/logout)"
+    if context.is_admin(user):
+        line += "".join(f"\n\n_{shown_note(note)}_" for note in context.status_notes())
+    return line

@@ -67,16 +67,19 @@ def agreement_text(votes: list[Vote]) -> str:
 
 
 def _notes(shown: Standings, reference: str | None) -> str:
+    """What the ratings are measured from and who is held back, in words for the people reading the board (the page
+    never names the server's settings)."""
     lines = []
     references = [r.system for r in shown.ratings if r.reference]
     if references:
-        chosen = "the configured reference" if reference in references else "the system with the most votes"
-        lines.append(f"Ratings are differences from **{', '.join(references)}** ({chosen}, fixed at 1000; "
-                     "MURALXGAN_REFERENCE_SYSTEM chooses it), so a newcomer cannot move or widen the others.")
+        chosen = ("chosen by the study's organisers" if reference in references
+                  else "the system with the most votes" + (" in its group" if len(references) > 1 else ""))
+        lines.append(f"Ratings are measured from **{', '.join(references)}** (the reference, at 1000: {chosen}), "
+                     "so a newcomer cannot move or widen the others.")
     if shown.held_back:
         held = ", ".join(f"{system} ({count} vote{'s' if count != 1 else ''})"
                          for system, count in sorted(shown.held_back.items()))
-        lines.append(f"Held back until they have {shown.min_votes} votes (MURALXGAN_MIN_VOTES): {held}.")
+        lines.append(f"Systems with fewer than {shown.min_votes} votes are held back until they have more: {held}.")
     if shown.warning:
         lines.append(f"**Warning:** {shown.warning}")
     return "\n\n".join(lines)
@@ -113,10 +116,20 @@ def build_board(context: AppContext, rounds: int = BOOTSTRAP_ROUNDS, min_votes: 
                  _notes(shown, reference))
 
 
+#: Admin-only actions, as the refusals and the notes beside the disabled buttons name them.
+EXPORT_ACTION = "export votes"
+SKIPS_ACTION = "see skips per rater"
+
+
+def admins_only(action: str) -> InputError:
+    """The refusal of an admin-only action, in the words of the note beside its disabled button."""
+    return InputError(f"Only the study's admins can {action}.")
+
+
 def export_all_votes(context: AppContext, user: str) -> list[Path]:
     """Every vote with the systems revealed, CSV and JSONL, and every skip, CSV; admins only."""
     if not context.is_admin(user):
-        raise InputError("Only admins can export votes (names listed in MURALXGAN_ADMINS).")
+        raise admins_only(EXPORT_ACTION)
     folder = scratch_folder("votes-")
     return [*export_votes(context.store, folder), export_skips(context.store, folder)]
 
@@ -127,7 +140,7 @@ SKIP_COLUMNS = ["rater", "votes", "skips", "skips left", "reasons"]
 def skips_per_rater(context: AppContext, user: str) -> list[list]:
     """[rater, votes, skips, skips left, reasons with counts] for every rater who voted or skipped; admins only."""
     if not context.is_admin(user):
-        raise InputError("Only admins can see skips per rater (names listed in MURALXGAN_ADMINS).")
+        raise admins_only(SKIPS_ACTION)
     votes = Counter(v["rater"] for v in context.store.votes())
     reasons: dict[str, Counter] = defaultdict(Counter)
     for row in context.store.skips():

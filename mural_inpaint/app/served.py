@@ -9,10 +9,12 @@ source sees, and both must be fresh for every showing:
   and with it the cache folder, differs at every showing, even of the same image;
 - the images of one blind pair are re-encoded by one encoder and padded (in that same chunk) to one byte size, the
   same for every pair of a mural: the larger file no longer gives the shipped model away;
-- the files of one showing share one modification time, so ``Last-Modified`` and ``ETag`` say nothing either.
+- the files of one showing share one modification time, and Gradio touches each copy as it hands it out, so
+  ``Last-Modified`` and ``ETag`` are the moment of the showing, nothing of the stored file.
 
-Decoded pixels are unchanged.  What stays observable is the image itself: a rater who hashes decoded pixels can
-recognise a candidate shown again, as one with a good memory can.
+Decoded pixels are unchanged.  What stays observable is the image itself: a rater who hashes decoded pixels (or has a
+good memory) would recognise a candidate shown again, so no rater is ever shown a candidate twice
+(:meth:`~mural_inpaint.review.store.Store.issue_pair`).
 """
 
 from __future__ import annotations

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mural_inpaint.errors import InputError
+from mural_inpaint.review.store import DEFAULT_DB, default_db_path
 
 CLASSICAL_SYSTEMS = ("telea", "navier-stokes", "biharmonic")
-#: Everything the app writes by default (database, stored murals, the Hub backup's local copy) is under one folder,
-#: ``muralxgan-data/`` in the working folder (ignored by git); ``MURALXGAN_DB`` / ``MURALXGAN_FILES`` move it.
-DEFAULT_DB = Path("muralxgan-data") / "muralxgan.db"
+# Everything the app writes by default (database, stored murals, the Hub backup's local copy) is under one folder,
+# ``muralxgan-data/`` in the working folder (ignored by git): the store's DEFAULT_DB, the one definition of it, with
+# the rest named after it; ``MURALXGAN_DB`` / ``MURALXGAN_FILES`` move them.
 RESTORES_JOIN = ("signed-in", "admins", "off")
 
 
@@ -133,7 +134,7 @@ class AppSettings:
                              f"_LOGIN_ATTEMPTS and _LOGIN_WINDOW_MINUTES must be numbers ({error}).") from None
         secret = env.get("MURALXGAN_SECRET")
         return cls(
-            db_path=Path(env["MURALXGAN_DB"]) if env.get("MURALXGAN_DB") else DEFAULT_DB,
+            db_path=default_db_path(env),
             files_dir=Path(env["MURALXGAN_FILES"]) if env.get("MURALXGAN_FILES") else None,
             review_sources=_split(env.get("MURALXGAN_REVIEW_DATA")),
             review_limit=limit,

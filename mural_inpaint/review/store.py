@@ -6,6 +6,8 @@ Rules the schema enforces:
 - a vote is accepted only for a pair the server issued to that rater, and only once (atomic claim of the pair);
 - a rater has at most one open pair: until it is answered (a vote, or a skip with a reason, capped per rater) every
   request for a pair gets that same pair back, so nobody can cycle through pairs to pick the ones they like;
+- a rater is shown each restoration (candidate) once: after a vote has named its system, the rater would recognise
+  its pixels when shown it again (by eye, or by hashing them) and know a side before voting;
 - logins are server-side session records: logout and expiry end them, whatever copies of the cookie exist;
 - WAL mode and a busy timeout, so many raters voting at once lose nothing.
 
@@ -14,7 +16,8 @@ time (:data:`MIGRATIONS`, a copy of it kept as ``<name>.schema<N>.bak`` first); 
 another schema or of a newer version raises :class:`StoreError` (one line naming the file and what to do) before
 anything is written to it.
 
-Database path: ``MURALXGAN_DB`` or ``muralxgan.db`` in the working folder.  Each thread gets its own connection.
+Database path: ``MURALXGAN_DB``, else :data:`DEFAULT_DB` (``muralxgan-data/muralxgan.db`` in the working folder; the
+app's settings take it from here).  Each thread gets its own connection.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +49,15 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get("MURALXGAN_DB", "muralxgan.db"))
+#: The database when ``MURALXGAN_DB`` is not set: under ``muralxgan-data/``, the one git-ignored folder everything the
+#: app writes by default goes to (the files folder and the Hub backup's local copy are named after it, beside it).
+DEFAULT_DB = Path("muralxgan-data") / "muralxgan.db"
+
+
+def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``MURALXGAN_DB`` of ``environ`` (default: this process's environment) when set, else :data:`DEFAULT_DB`."""
+    env = os.environ if environ is None else environ
+    return Path(env["MURALXGAN_DB"]) if env.get("MURALXGAN_DB") else DEFAULT_DB
 
 
 @dataclass(frozen=True)
@@ -344,25 +354,38 @@ class Store:
         return candidate_id
 
     def issue_pair(self, rater: str, rng, systems: tuple[str, ...] | None = None) -> IssuedPair | None:
-        """The rater's open pair when there is one (``reissued``), else a new pair (among ``systems`` when given),
-        sides by coin flip.
+        """The rater's open pair when there is one (``reissued``), else a new pair (among ``systems`` when given) of
+        two candidates this rater has never been shown, sides by coin flip; None when no such pair is left.
 
-        Preference for a new pair, in order: pairs this rater has judged least, then the (item, system pair) with the
-        fewest votes, then the item with the fewest votes; ties broken at random.
+        Never a candidate shown to the rater before (:meth:`shown_candidates`): once a vote has named its system, its
+        pixels would tell the rater a side of the next pair it is in.  So each rater judges every restoration at
+        most once (with k systems, k // 2 pairs per mural), and only new murals or systems give them more.
+        Preference among new pairs, in order: the (item, system pair) with the fewest votes, then the item with the
+        fewest votes; ties broken at random.
         """
         waiting = self.open_pair(rater)
         if waiting is not None:
             return waiting
+        with self.writing() as db:  # chosen under the write lock: no pair of this rater is issued or answered meanwhile
+            waiting = self.open_pair(rater)  # (a concurrent request of the same rater may have issued one)
+            if waiting is not None:
+                return waiting
+            pair = self._new_pair(rater, rng, systems)
+            if pair is not None:
+                db["pairs"].insert({"id": pair.pair_id, "item_id": pair.item_id, "left_id": pair.left_id,
+                                    "right_id": pair.right_id, "rater": rater, "issued_at": now(), "voted_at": None})
+        return pair
+
+    def _new_pair(self, rater: str, rng, systems: tuple[str, ...] | None) -> IssuedPair | None:
+        """Draw a pair of candidates unseen by ``rater`` (see :meth:`issue_pair`), or None."""
+        seen = self.shown_candidates(rater)
         candidates = [c for c in self.db.query("SELECT id, item_id, system FROM candidates ORDER BY item_id, system")
-                      if systems is None or c["system"] in systems]
-        votes = list(self.db.query("SELECT item_id, left_system, right_system, rater FROM votes"))
-        per_item, per_pair, mine = {}, {}, {}
-        for vote in votes:
+                      if (systems is None or c["system"] in systems) and c["id"] not in seen]
+        per_item, per_pair = {}, {}
+        for vote in self.db.query("SELECT item_id, left_system, right_system FROM votes"):
             per_item[vote["item_id"]] = per_item.get(vote["item_id"], 0) + 1
             key = (vote["item_id"], *sorted((vote["left_system"], vote["right_system"])))
             per_pair[key] = per_pair.get(key, 0) + 1
-            if vote["rater"] == rater:
-                mine[key] = mine.get(key, 0) + 1
         by_item: dict[str, list[dict]] = {}
         for candidate in candidates:
             by_item.setdefault(candidate["item_id"], []).append(candidate)
@@ -371,22 +394,21 @@ class Store:
             for i in range(len(group)):
                 for j in range(i + 1, len(group)):
                     key = (item_id, *sorted((group[i]["system"], group[j]["system"])))
-                    priority = (mine.get(key, 0), per_pair.get(key, 0), per_item.get(item_id, 0))
-                    options.append((priority, group[i], group[j]))
+                    options.append(((per_pair.get(key, 0), per_item.get(item_id, 0)), group[i], group[j]))
         if not options:
             return None
         fewest = min(o[0] for o in options)
         least_voted = [option for option in options if option[0] == fewest]
         _, first, second = least_voted[int(rng.integers(len(least_voted)))]
         left, right = (first, second) if rng.random() < 0.5 else (second, first)
-        pair = IssuedPair(secrets.token_urlsafe(16), first["item_id"], left["id"], right["id"])
-        with self.writing() as db:  # a concurrent request of the same rater may have issued one meanwhile
-            waiting = self.open_pair(rater)
-            if waiting is not None:
-                return waiting
-            db["pairs"].insert({"id": pair.pair_id, "item_id": pair.item_id, "left_id": pair.left_id,
-                                "right_id": pair.right_id, "rater": rater, "issued_at": now(), "voted_at": None})
-        return pair
+        return IssuedPair(secrets.token_urlsafe(16), first["item_id"], left["id"], right["id"])
+
+    def shown_candidates(self, rater: str) -> set[str]:
+        """Ids of every candidate in a pair issued to ``rater`` (answered or not: a pair that could not be shown is
+        withdrawn, so every row was seen).  None of them is shown to this rater again."""
+        return {row["id"] for row in self.db.query(
+            "SELECT left_id AS id FROM pairs WHERE rater = ? UNION SELECT right_id FROM pairs WHERE rater = ?",
+            [rater, rater])}
 
     _LATEST = "(SELECT id FROM pairs WHERE rater = ? ORDER BY rowid DESC LIMIT 1)"
 
