@@ -189,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--votes", type=int, default=50, help="votes per rater")
     parser.add_argument("--reviewers", type=int, default=5)
     parser.add_argument("--reviews", type=int, default=20, help="approvals per reviewer")
-    parser.add_argument("--murals", type=int, default=12, help="murals in the self-started app")
+    parser.add_argument("--murals", type=int, default=50,
+                        help="murals in the self-started app (each rater is shown each restoration once, so a rater "
+                             "has at most murals x (systems // 2) pairs to vote on)")
     parser.add_argument("--systems", default="telea,navier-stokes,biharmonic",
                         help="restorers rated in the self-started app")
     parser.add_argument("--max-seconds", type=float, default=600)
@@ -197,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.raters + args.reviewers > MAX_CLIENTS:
         parser.error(f"at most {MAX_CLIENTS} clients")
+    pairs_per_rater = args.murals * (len(args.systems.split(",")) // 2)
+    if not args.url and args.votes > pairs_per_rater:
+        parser.error(f"{args.votes} votes per rater need at least that many pairs, but {args.murals} murals with "
+                     f"{len(args.systems.split(','))} systems give each rater {pairs_per_rater} (each restoration is "
+                     "shown to a rater once): raise --murals")
 
     process = None
     if args.url:

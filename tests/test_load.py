@@ -16,3 +16,9 @@ def test_load_script_counts_every_vote_once(tmp_path):  # (3 murals: 3 votes eac
     assert code == 0 and report["votes_sent"] == report["votes_recorded"] == 9
     assert report["duplicate_votes"] == 0 and report["errors"] == 0 and report["reviews_recorded"] == 2
     assert 0 < report["vote_latency_s"]["p50"] <= report["vote_latency_s"]["p95"]
+
+
+def test_more_votes_than_a_rater_has_pairs_is_refused_before_starting(capsys):
+    with pytest.raises(SystemExit):
+        main(["--votes", "60", "--murals", "10"])
+    assert "10 murals with 3 systems give each rater 10" in capsys.readouterr().err
