@@ -117,7 +117,7 @@ def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monke
     stroke(page, 0.45, 0.8, 4, 5)
     page.get_by_text("Your description is kept").wait_for(timeout=30000)
     assert box.input_value() == "Flaking azurite on the robe."
-    assert "3 regions" in page.get_by_label("The machine's description", exact=False).input_value()
+    assert "3 regions" in page.get_by_label("The machine's description of the damage", exact=False).input_value()
 
     page.evaluate("window.__received.length = 0")
     page.get_by_role("button", name="Restore", exact=True).click()
