@@ -45,7 +45,6 @@ from evaluation.benchmark import (
 from evaluation.cases import Case
 
 GENERIC_PROMPT = "a damaged Dunhuang mural"
-CONSERVATOR_SENTENCE = "The lost paint in the damaged area was {}."
 MODES = {
     "expert": "describer with the clean reference",
     "conservator": "a conservator's sentence naming the pigment the loss mostly held",
@@ -61,9 +60,10 @@ REPORTED = ("hole_psnr", "hole_ciede2000", "box_lpips")
 def mode_captions(mode: str, cases: list[Case], expert: list[str]) -> list[str | None]:
     """The caption per case for a mode (None: the pipeline's describer writes it from the damaged image)."""
     if mode == "conservator":
+        from evaluation.steering import SENTENCE
         from mural_inpaint.palette import DUNHUANG_PALETTE, dominant_pigment
 
-        return [CONSERVATOR_SENTENCE.format(DUNHUANG_PALETTE[dominant_pigment(case.reference, case.mask)].name)
+        return [SENTENCE.format(DUNHUANG_PALETTE[dominant_pigment(case.reference, case.mask)].name)
                 for case in cases]
     return {
         "expert": expert,

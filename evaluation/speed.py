@@ -319,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     groups = set(args.groups.split(","))
     cases = build_cases([int(s) for s in args.sizes.split(",")], [float(d) for d in args.damage.split(",")],
-                        args.seed) + real_murals()
-    cases = [case for case in cases if case.group in groups]
+                        args.seed) if groups - {"real"} else []
+    cases = [case for case in cases if case.group in groups] + (real_murals() if "real" in groups else [])
     results = run(args.restorers.split(","), cases, args.repeats)
     if not args.no_app:
         case = next((c for c in cases if c.name == "512px 15%"), cases[0])

@@ -108,28 +108,23 @@ def take(out: Path) -> list[Path]:
         page.wait_for_function("(el) => el.value.includes('3 regions')", arg=box.element_handle(), timeout=60000)
         page.get_by_role("button", name="Restore", exact=True).click()
         page.get_by_text("from your click").wait_for(timeout=300000)
-        page.wait_for_timeout(1000)
-        shots.append(out / "app-restore.png")
-        page.screenshot(path=str(shots[-1]), full_page=True)
 
+        def shoot(name: str, settle_ms: int = 1000) -> None:
+            page.wait_for_timeout(settle_ms)  # images and plots finish drawing
+            shots.append(out / name)
+            page.screenshot(path=str(shots[-1]), full_page=True)
+
+        shoot("app-restore.png")
         page.get_by_role("tab", name="Caption review").click()
         page.get_by_text("Mural 1 of").wait_for(timeout=60000)
-        page.wait_for_timeout(1000)
-        shots.append(out / "app-caption-review.png")
-        page.screenshot(path=str(shots[-1]), full_page=True)
-
+        shoot("app-caption-review.png")
         page.get_by_role("tab", name="Blind A/B").click()
         panel = page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="A is better"))
         panel.locator("img").nth(2).wait_for(timeout=60000)
-        page.wait_for_timeout(1000)
-        shots.append(out / "app-blind-ab.png")
-        page.screenshot(path=str(shots[-1]), full_page=True)
-
+        shoot("app-blind-ab.png")
         page.get_by_role("tab", name="Leaderboard").click()
         page.get_by_text("Win rates").wait_for(timeout=60000)
-        page.wait_for_timeout(3000)
-        shots.append(out / "app-leaderboard.png")
-        page.screenshot(path=str(shots[-1]), full_page=True)
+        shoot("app-leaderboard.png", settle_ms=3000)
         browser.close()
     return shots
 

@@ -107,9 +107,15 @@ class MuralXGAN(
         out = image * (1 - mask) + raw * mask
         if self.colour is not None and use_colour_net:
             out = self.colour(out, mask)
-        if self.steering is not None and text is not None:
-            out = self.steering(out, mask, text[:, -self.steering.pigment_colours.shape[0]:])
+        out = self.steer(out, mask, text)
         return (out, raw) if return_generator_output else out
+
+    def steer(self, restored: torch.Tensor, mask: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
+        """The pigment-steering branch on a restoration, reading the pigment shares at the end of ``text``
+        (unchanged without the branch or without text)."""
+        if self.steering is None or text is None:
+            return restored
+        return self.steering(restored, mask, text[:, -self.steering.pigment_colours.shape[0]:])
 
     def generate_model_card(self, *args, **kwargs):
         kwargs.setdefault("text_encoder", self.text_encoder_spec.label())

@@ -102,10 +102,7 @@ class MuralXGANRestorer(Restorer):
         image_t, mask_t, coarse_t = image_to_tensor(image), mask_to_tensor(mask), image_to_tensor(coarse)
         text = embedding if embedding is not None else torch.zeros(1, self.model.config.generator.text_dim)
         arrays = [np.ascontiguousarray(t.numpy()) for t in (image_t, mask_t, text.float(), coarse_t)]
-        out = torch.from_numpy(self.graph(*arrays))
-        if self.model.steering is not None and embedding is not None:
-            out = self.model.steering(out, mask_t, text[:, -self.model.steering.pigment_colours.shape[0]:])
-        return out
+        return self.model.steer(torch.from_numpy(self.graph(*arrays)), mask_t, embedding)
 
     def provenance(self) -> dict:
         from dataclasses import asdict
