@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from mural_inpaint.errors import InputError, MuralXGANError
+from mural_inpaint.restorers.base import GAN_RESTORERS
 
 
 def _pairs(input_path: Path, mask_path: Path) -> list[tuple[Path, Path, str]]:
@@ -61,8 +62,10 @@ def _restore(args: argparse.Namespace) -> int:
     if args.texture is not None:
         options["texture"] = args.texture
     model = args.model or ("muralxgan" if options else None)
-    if options and model != "muralxgan":
+    if options and model not in GAN_RESTORERS:
         raise InputError(f"--checkpoint and --texture are for the muralxgan restorer, not {model!r}.")
+    if args.texture is not None and model != "muralxgan":
+        raise InputError(f"--texture is for the muralxgan restorer; {model} always copies the grain of intact paint.")
     pipeline = RestorationPipeline(model, restorer_options=options, captioner=args.captioner)
     engine = pipeline.restorer.engine
     print(f"restorer: {pipeline.restorer.name}" + (f", run by {engine}" if engine else ""))
@@ -112,7 +115,7 @@ def _models(args: argparse.Namespace) -> int:
     for entry in RESTORERS.entries():
         marker = " (default)" if entry.name == default else ""
         status = ""
-        if entry.name == "muralxgan":
+        if entry.name in GAN_RESTORERS:
             checkpoint = default_checkpoint()[0]
             status = f" [checkpoint: {checkpoint}]" if checkpoint else " [unavailable: no checkpoint configured]"
         print(f"{entry.name}{marker}: {entry.summary}{status}")
@@ -142,9 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--model", default=None, help="restorer name (see `models`); default: the best available")
     restore.add_argument("--checkpoint", default=None, help="MuralXGAN checkpoint folder or Hub repo id")
     restore.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --checkpoint")
-    restore.add_argument("--texture", default=None, choices=("fsr", "none"),
-                         help="texture stage for sizeable losses (default: the checkpoint's setting): fsr adds the "
-                              "brushwork of a frequency-selective fill where the damage is deep; slower")
+    restore.add_argument("--texture", default=None, choices=("patch", "fsr", "none"),
+                         help="texture stage for sizeable losses (default: the checkpoint's setting): patch copies "
+                              "the grain of matching intact paint of the photo where the damage is deep; fsr adds "
+                              "the brushwork of a frequency-selective fill there (slower)")
     restore.add_argument("--caption", default=None, help="damage description to use instead of the automatic one")
     restore.add_argument("--captioner", default="auto", help="auto, describer or blip2")
     restore.add_argument("--seed", type=int, default=0)

@@ -75,7 +75,8 @@ def test_unknown_model_lists_the_available_ones(files, tmp_path, capsys):
     image, mask = files
     assert main(["restore", str(image), "--mask", str(mask), "--output", str(tmp_path / "x.png"),
                  "--model", "magic"]) == 2
-    expected = "Unknown restorer 'magic'. Available: biharmonic, fsr, muralxgan, navier-stokes, telea."
+    expected = ("Unknown restorer 'magic'. Available: biharmonic, fsr, muralxgan, muralxgan-texture, navier-stokes, "
+                "telea.")
     assert expected in capsys.readouterr().err
 
 

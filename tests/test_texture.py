@@ -1,11 +1,18 @@
-"""The texture stage for sizeable losses: detail from a classical fill, added where the damage is deep."""
+"""The texture stage for sizeable losses: detail from matching intact patches or a classical fill, added where the
+damage is deep."""
 
+import dataclasses
+from dataclasses import asdict
+
+import cv2
 import numpy as np
 import pytest
 
+from mural_inpaint.imaging import hide_damage
 from mural_inpaint.models.config import MuralXGANConfig, TextureConfig
 from mural_inpaint.restorers.base import Restorer
-from mural_inpaint.restorers.texture import add_texture, depth_weights
+from mural_inpaint.restorers.patch_detail import guided_patch_detail, patch_features, patch_offsets, patchmatch
+from mural_inpaint.restorers.texture import add_texture, depth_weights, detail
 from tests.helpers import synthetic_mural
 
 
@@ -84,10 +91,15 @@ def test_a_checkpoint_carries_its_texture_stage_and_the_restorer_uses_it(tmp_pat
     assert MuralXGANConfig.from_dict({}).texture.method == "none"  # older checkpoints: no texture stage
 
 
-@pytest.mark.parametrize("method", ["none", "fsr"])
+@pytest.mark.parametrize("method", ["none", "fsr", "patch"])
 def test_texture_config_round_trips_through_the_config_dict(method):
-    config = MuralXGANConfig(texture=TextureConfig(method=method))
+    config = MuralXGANConfig(texture=TextureConfig.chosen(method))
     assert MuralXGANConfig.from_dict(config.to_dict()).texture == config.texture
+
+
+def test_older_texture_configs_load_with_the_new_fields_at_their_defaults():
+    older = {"method": "fsr", "sigma": 2.0, "depth_from": 3.0, "depth_full": 10.0, "strength": 1.0}
+    assert MuralXGANConfig.from_dict({"texture": older}).texture == TextureConfig(method="fsr")
 
 
 def test_the_texture_stage_can_be_switched_on_for_any_checkpoint(tmp_path):
@@ -104,4 +116,112 @@ def test_the_texture_stage_can_be_switched_on_for_any_checkpoint(tmp_path):
     textured = RESTORERS.create("muralxgan", checkpoint=str(tmp_path / "ckpt"), texture="fsr")
     assert plain.texture_source is None and textured.texture_source is not None
     assert textured.provenance()["texture"] == {"method": "fsr", "sigma": 2.0, "depth_from": 3.0,
-                                                 "depth_full": 10.0, "strength": 1.0}
+                                                 "depth_full": 10.0, "strength": 1.0, "patch_size": 9,
+                                                 "clamp": 1.5, "seed": 0}
+    patched = RESTORERS.create("muralxgan", checkpoint=str(tmp_path / "ckpt"), texture="patch")
+    assert patched.texture_source is None  # copies from the photo itself, no classical restorer needed
+    assert patched.provenance()["texture"] == asdict(TextureConfig.chosen("patch"))
+    image = synthetic_mural(96, 96)
+    mask = np.zeros((96, 96), bool)
+    mask[24:72, 30:70] = True
+    restored = patched.restore_crop(image, mask)
+    assert np.array_equal(restored[~mask], image[~mask])
+    assert not np.array_equal(restored, plain.restore_crop(image, mask))  # the stage ran
+
+
+def grain(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """uint8 [H, W, 3]: mid-grey plaster with fine grain (std about 12) and a slow colour drift."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([130 + 20 * np.sin(xx / 30.0), 120 + 0 * yy, 100 + 15 * np.cos(yy / 25.0)], -1)
+    fine = cv2.GaussianBlur(rng.normal(0, 20, (height, width, 3)).astype(np.float32), (0, 0), 0.7)
+    return np.clip(base + fine, 0, 255).astype(np.uint8)
+
+
+def test_patch_detail_gives_a_smooth_fill_the_grain_of_the_surrounding_paint():
+    image = grain(128, 128)
+    mask = np.zeros((128, 128), bool)
+    mask[40:96, 36:92] = True
+    smooth = image.copy()
+    smooth[mask] = cv2.GaussianBlur(image, (0, 0), 6)[mask]  # a generator's smudge: right colour, no grain
+    config = TextureConfig.chosen("patch")
+    textured = add_texture(smooth, hide_damage(image, mask), mask, None, config)
+    assert np.array_equal(textured[~mask], image[~mask])
+    rim = mask & (depth_weights(mask, config) == 0)
+    assert rim.any() and np.array_equal(textured[rim], smooth[rim])  # within 2 px of paint: the generator's pixels
+    deep = depth_weights(mask, config) == 1
+    intact_grain = detail(image, config.sigma)[~mask].std(axis=0)
+    copied_grain = detail(textured, config.sigma)[deep].std(axis=0)
+    assert np.all(copied_grain > 0.5 * intact_grain)  # the smudge had almost none (the clamp trims the tails)
+    assert detail(smooth, config.sigma)[deep].std(axis=0).max() < 0.2 * intact_grain.min()
+    shift = textured[deep].astype(float).mean(axis=0) - smooth[deep].astype(float).mean(axis=0)
+    assert np.abs(shift).max() < 3  # detail only (a third of its spread at most): the generator's colour stays
+    again = add_texture(smooth, hide_damage(image, mask), mask, None, config)
+    assert np.array_equal(again, textured)  # repeatable
+    other_seed = add_texture(smooth, image, mask, None, dataclasses.replace(config, seed=1))
+    assert not np.array_equal(other_seed, textured)
+
+
+def test_patch_detail_matches_low_frequencies_so_stripes_come_back_in_phase():
+    """Vertical stripes whose smooth version survives in the generator's fill: the low-frequency match picks
+    patches of the right phase, so the copied detail brings the truth back, not just stripe-like noise."""
+    xx = np.arange(120)
+    stripes = np.where(xx % 12 < 6, 170, 90).astype(np.float32)
+    truth = np.broadcast_to(stripes[None, :, None], (120, 120, 3)).astype(np.uint8).copy()
+    mask = np.zeros((120, 120), bool)
+    mask[36:84, 36:84] = True
+    smooth = truth.copy()
+    smooth[mask] = np.rint(cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 2.5))[mask].astype(np.uint8)
+    config = TextureConfig.chosen("patch")
+    textured = add_texture(smooth, hide_damage(truth, mask), mask, None, config)
+    deep = depth_weights(mask, config) == 1
+    before = np.abs(smooth[deep].astype(float) - truth[deep]).mean()
+    after = np.abs(textured[deep].astype(float) - truth[deep]).mean()
+    assert after < 0.5 * before
+
+
+def test_patch_detail_is_bounded_by_the_spread_of_the_surrounding_grain():
+    image = grain(96, 96)
+    image[:, :8] = 0  # a strong dark band at the edge of the search area
+    image[:, 8:12] = 255
+    mask = np.zeros((96, 96), bool)
+    mask[30:70, 30:70] = True
+    smooth = image.copy()
+    smooth[mask] = 120
+    config = TextureConfig.chosen("patch")
+    added = guided_patch_detail(smooth, mask, depth_weights(mask, config) > 0, sigma=config.sigma,
+                                patch_size=config.patch_size, clamp=config.clamp)
+    ring = (cv2.dilate(mask.astype(np.uint8), np.ones((17, 17), np.uint8)) > 0) & ~mask
+    limit = config.clamp * detail(smooth, config.sigma)[ring].std(axis=0)
+    assert np.all(np.abs(added) <= limit + 1e-4)
+    assert np.all(added[~mask] == 0)
+
+
+def test_patch_detail_needs_intact_paint_to_copy_from():
+    image = grain(40, 40)
+    mask = np.ones((40, 40), bool)
+    mask[:3, :] = False  # a sliver of paint: no whole 9 px patch fits in it
+    smooth = image.copy()
+    smooth[mask] = 128
+    assert np.array_equal(add_texture(smooth, image, mask, None, TextureConfig.chosen("patch")), smooth)
+
+
+def test_patchmatch_finds_exact_copies():
+    rng = np.random.default_rng(0)
+    picture = cv2.GaussianBlur(rng.uniform(0, 255, (96, 96, 3)).astype(np.float32), (0, 0), 2.0)  # paint-like
+    picture[56:88, 56:88] = picture[8:40, 12:44]  # the target block is a copy of an intact block
+    sources = np.ones((96, 96), bool)
+    sources[48:, 48:] = False
+    sources[:4], sources[-4:], sources[:, :4], sources[:, -4:] = False, False, False, False
+    targets = np.argwhere(np.pad(np.ones((24, 24), bool), ((60, 12), (60, 12))))  # the copy's inner 24x24
+    matches = patchmatch(patch_features(picture, patch_offsets(9)), targets, sources, np.random.default_rng(1))
+    assert sources[matches[:, 0], matches[:, 1]].all()
+    expected = targets - [48, 44]
+    assert (matches == expected).all(axis=1).mean() > 0.9  # approximate search: most, not all, found exactly
+
+
+def test_patch_offsets_sample_every_second_pixel_and_the_corners():
+    offsets = patch_offsets(9)
+    assert len(offsets) == 25 and offsets.min() == -4 and offsets.max() == 4
+    assert len(patch_offsets(7)) == 16 and {tuple(o) for o in patch_offsets(7)} >= {(-3, -3), (3, 3)}
+

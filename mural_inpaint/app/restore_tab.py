@@ -36,6 +36,7 @@ from mural_inpaint.app.restore_logic import (
 from mural_inpaint.errors import MuralXGANError
 from mural_inpaint.pipeline import default_restorer_name
 from mural_inpaint.restorers import RESTORERS
+from mural_inpaint.restorers.base import GAN_RESTORERS
 
 DEBOUNCE_MS = 700
 #: js for ``editor.change``: (re)start the timer that describes the damage once the painting pauses
@@ -51,10 +52,11 @@ STAMP_WAIT_LIMIT_S = 3600.0  # an older click stamp is not this restoration's
 
 
 def restorer_choices() -> list[tuple[str, str]]:
-    """(label with the registry's one-line description, name), the default first; muralxgan only when it can run."""
+    """(label with the registry's one-line description, name), the default first; the MuralXGAN restorers only
+    when a checkpoint lets them run."""
     default = default_restorer_name()
     entries = {entry.name: entry for entry in RESTORERS.entries()}
-    names = [default] + [n for n in entries if n != default and not (n == "muralxgan" and default != "muralxgan")]
+    names = [default] + [n for n in entries if n != default and not (n in GAN_RESTORERS and default != "muralxgan")]
     return [(f"{name}: {entries[name].summary}" if entries[name].summary else name, name) for name in names]
 
 

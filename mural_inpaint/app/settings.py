@@ -6,7 +6,7 @@
 | ``MURALXGAN_FILES`` | folder for stored murals, masks and rated restorations | ``<db name>-files`` beside the db |
 | ``MURALXGAN_REVIEW_DATA`` | comma-separated folders or Hub dataset ids to review and rate | none |
 | ``MURALXGAN_REVIEW_LIMIT`` | at most this many murals taken from each of those | ``100`` |
-| ``MURALXGAN_ARENA_SYSTEMS`` | comma-separated restorers compared blind | the shipped model + classical ones |
+| ``MURALXGAN_ARENA_SYSTEMS`` | restorers compared blind, comma-separated | both muralxgan ones + classical |
 | ``MURALXGAN_LOGINS`` | local logins, ``name:password`` pairs separated by commas | none |
 | ``MURALXGAN_LOGINS_FILE`` | file of ``name:password`` lines (``name:sha256:HEX`` for hashed passwords) | none |
 | ``MURALXGAN_ADMINS`` | comma-separated names allowed to export votes | none |
@@ -157,12 +157,14 @@ class AppSettings:
         )
 
     def systems(self) -> tuple[str, ...]:
-        """The restorers rated blind: configured ones, else the shipped model (when present) + classical ones."""
+        """The restorers rated blind: configured ones, else the shipped model (when present; with and without the
+        copied grain, so raters judge that trade) + classical ones."""
         from mural_inpaint.pipeline import default_restorer_name
         from mural_inpaint.restorers import RESTORERS
+        from mural_inpaint.restorers.base import GAN_RESTORERS
 
         systems = self.arena_systems or (
-            (("muralxgan",) if default_restorer_name() == "muralxgan" else ()) + CLASSICAL_SYSTEMS)
+            (GAN_RESTORERS if default_restorer_name() == "muralxgan" else ()) + CLASSICAL_SYSTEMS)
         unknown = [s for s in systems if s not in RESTORERS.names()]
         if unknown:
             raise InputError(f"MURALXGAN_ARENA_SYSTEMS names unknown restorers: {', '.join(unknown)} "

@@ -122,10 +122,11 @@ class MuralXGAN(
         kwargs.setdefault("working_size", self.config.working_size)
         kwargs.setdefault("coarse_fill", self.config.coarse_fill)
         texture = self.config.texture
+        source = (f"grain of matching intact {texture.patch_size} px patches of the photo" if texture.method == "patch"
+                  else f"detail of the `{texture.method}` fill")
         kwargs.setdefault("texture", "none" if texture.method == "none" else (
-            f"detail of the `{texture.method}` fill (finer than a {texture.sigma:g} px blur) added at strength "
-            f"{texture.strength:g} where the damage is over {texture.depth_from:g} px deep, fully from "
-            f"{texture.depth_full:g} px"))
+            f"{source} (finer than a {texture.sigma:g} px blur) added at strength {texture.strength:g} where the "
+            f"damage is over {texture.depth_from:g} px deep, fully from {texture.depth_full:g} px"))
         kwargs.setdefault("steering", "a branch moves the restored region towards the palette pigments a description "
                           "names for the lost paint (\"The lost paint in the damaged area was malachite green.\"); "
                           "descriptions naming none restore as without it" if self.config.pigment_steering else "none")

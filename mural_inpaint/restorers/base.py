@@ -61,3 +61,6 @@ class Restorer(ABC):
 RESTORERS: Registry[Restorer] = Registry(
     "restorer", modules=("mural_inpaint.restorers.classical", "mural_inpaint.restorers.gan")
 )
+
+#: the restorers that run a MuralXGAN checkpoint (they need one, and take ``checkpoint`` / ``revision``)
+GAN_RESTORERS = ("muralxgan", "muralxgan-texture")

@@ -1,8 +1,9 @@
 """The texture stage for sizeable losses (see :class:`mural_inpaint.models.config.TextureConfig`).
 
-Runs after the generator on each crop it restores: the classical fill is computed only over the box around the deep
-part of the damage (its cost follows the large losses, not the crop), and its high frequencies are added to the
-generator's output there, weighted by depth into the loss.
+Runs after the generator on each crop it restores, only around the deep part of the damage (its cost follows the
+large losses, not the crop), and adds high frequencies to the generator's output there, weighted by depth into the
+loss. They come either from intact patches of the same photo matched to the generator's fill (``method: patch``,
+:mod:`mural_inpaint.restorers.patch_detail`) or from a classical restorer's fill (``method``: its registry name).
 """
 
 from __future__ import annotations
@@ -27,19 +28,30 @@ def detail(image: np.ndarray, sigma: float) -> np.ndarray:
     return pixels - cv2.GaussianBlur(pixels, (0, 0), sigma)
 
 
-def add_texture(restored: np.ndarray, image: np.ndarray, mask: np.ndarray, source: Restorer,
+def add_texture(restored: np.ndarray, image: np.ndarray, mask: np.ndarray, source: Restorer | None,
                 config: TextureConfig) -> np.ndarray:
-    """``restored`` uint8 ``[H, W, 3]`` (the generator's fill of ``image``'s ``mask``) with ``source``'s detail added
-    in the deep part of the damage; unchanged where the damage is thin or absent."""
+    """``restored`` uint8 ``[H, W, 3]`` (the generator's fill of ``image``'s ``mask``, bool ``[H, W]``) with detail
+    added in the deep part of the damage; unchanged where the damage is thin or absent. ``source``: the classical
+    restorer whose fill lends its detail, or None for ``method: patch``."""
     weights = depth_weights(mask, config)
     if not weights.any():
         return restored
+    if source is None:
+        from mural_inpaint.restorers.patch_detail import guided_patch_detail
+
+        added = guided_patch_detail(restored, mask, weights > 0, sigma=config.sigma, patch_size=config.patch_size,
+                                    clamp=config.clamp, seed=config.seed)
+        return _added(restored, weights[..., None] * (config.strength * added))
     rows, cols = np.flatnonzero(weights.any(axis=1)), np.flatnonzero(weights.any(axis=0))
     margin = round(config.depth_full + 4 * config.sigma) + 8  # context for the fill and the blur
     top, bottom = max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + 1 + margin)
     left, right = max(0, cols[0] - margin), min(mask.shape[1], cols[-1] + 1 + margin)
     box = (slice(top, bottom), slice(left, right))
     fill = source.restore_crop(np.ascontiguousarray(image[box]), np.ascontiguousarray(mask[box]))
-    textured = restored.astype(np.float32)
-    textured[box] += config.strength * weights[box][..., None] * detail(fill, config.sigma)
-    return np.clip(np.rint(textured), 0, 255).astype(np.uint8)
+    added = np.zeros(restored.shape, np.float32)
+    added[box] = config.strength * weights[box][..., None] * detail(fill, config.sigma)
+    return _added(restored, added)
+
+
+def _added(restored: np.ndarray, added: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(restored.astype(np.float32) + added), 0, 255).astype(np.uint8)
