@@ -72,6 +72,15 @@ def _cell_of(y: float, x: float, height: int, width: int) -> str:
     return CELL_NAMES[min(int(3 * y / height), 2)][min(int(3 * x / width), 2)]
 
 
+def _cell_counts(ys: np.ndarray, xs: np.ndarray, height: int, width: int) -> Counter:
+    """How many of the pixels (``ys``, ``xs``) fall in each ninth of the mural, as a :class:`Counter` whose ties keep
+    the order in which the cells first appear (what counting pixel by pixel gives), without a loop over pixels."""
+    codes = 3 * np.minimum(3 * ys // height, 2) + np.minimum(3 * xs // width, 2)
+    present, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    names = [name for row in CELL_NAMES for name in row]
+    return Counter({names[code]: int(count) for _, code, count in sorted(zip(first, present, counts))})
+
+
 def _classify_region(component: np.ndarray, image_area: int, side: int) -> tuple[str, float, float]:
     """(kind, mean width, skeleton length) of one bool component."""
     from skimage.morphology import skeletonize
@@ -113,7 +122,7 @@ def _location_phrase(mask: np.ndarray, regions: list[DamageRegion]) -> tuple[str
     height, width = mask.shape
     ys, xs = np.nonzero(mask)
     step = max(1, len(ys) // 20000)  # a regular subsample is plenty for shares of nine cells
-    cells = Counter(_cell_of(y, x, height, width) for y, x in zip(ys[::step], xs[::step]))
+    cells = _cell_counts(ys[::step], xs[::step], height, width)
     total = sum(cells.values())
     present = [name for name, n in cells.most_common() if n >= 0.05 * total]
     if len(present) >= 7:
