@@ -378,6 +378,39 @@ def test_a_rater_who_has_seen_every_restoration_is_told_so_and_new_murals_add_mo
     assert context.store.db["pairs"].get(next_pair(context, "ana", rng).pair_id)["item_id"] == "n"
 
 
+
+def test_a_study_can_keep_the_systems_from_raters_so_pooled_reveals_teach_nothing(tmp_path, mural, hole):
+    """Raters who pool their reveals (decoded pixels -> system) could recognise restorations the others have not
+    rated yet; with MURALXGAN_REVEAL=never no rater ever learns a system, while the votes still count."""
+    from mural_inpaint.app.arena_logic import KEPT_HIDDEN, cast_vote, next_pair
+    from mural_inpaint.app.settings import AppSettings
+    from mural_inpaint.errors import InputError
+    from mural_inpaint.imaging import save_png
+
+    context = _context(tmp_path, reveal="never")
+    for name in ("m", "n"):
+        image, mask = save_png(mural, tmp_path / f"{name}.png"), save_png(hole, tmp_path / f"{name}-mask.png")
+        context.store.add_item(name, name, 80, 64, str(image), str(mask))
+        for system in context.systems:
+            context.store.add_candidate(name, system, str(image), {})
+    rng = np.random.default_rng(0)
+    said = [cast_vote(context, who, next_pair(context, who, rng).pair_id, "left") for who in ("ana", "ben", "ana")]
+    for message in said:
+        assert message == f"Vote recorded: **A is better**. {KEPT_HIDDEN}"
+        assert not [system for system in context.systems if system in message]
+    assert context.store.db["votes"].count == 3  # the votes count as ever
+    assert "MURALXGAN" not in KEPT_HIDDEN
+    assert AppSettings.from_env({"MURALXGAN_REVEAL": "Never"}).reveal == "never"
+    assert AppSettings.from_env({}).reveal == "after-vote"
+    with pytest.raises(InputError, match="MURALXGAN_REVEAL is one of after-vote, never, not 'later'"):
+        AppSettings.from_env({"MURALXGAN_REVEAL": "later"})
+    shown = _context(tmp_path / "other", reveal="after-vote")
+    image = save_png(mural, tmp_path / "o.png")
+    shown.store.add_item("o", "o", 80, 64, str(image), str(save_png(hole, tmp_path / "o-mask.png")))
+    for system in shown.systems:
+        shown.store.add_candidate("o", system, str(image), {})
+    assert PAIR.search(cast_vote(shown, "ana", next_pair(shown, "ana", rng).pair_id, "tie"))
+
 # ------------------------------------------------------------------------------------------ who adds murals
 def _context(tmp_path, **settings):
     from mural_inpaint.app.context import create_context

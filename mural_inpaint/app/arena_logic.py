@@ -11,7 +11,9 @@ per rater, ``MURALXGAN_SKIP_LIMIT``); asking for the next pair before that shows
 No recognising: the pixels of a restoration are the one thing a showing cannot change, so a rater is never shown a
 restoration twice (:meth:`~mural_inpaint.review.store.Store.issue_pair`); after a reveal they could know it again, by
 eye or by hashing the decoded pixels, and with it a side of the pair.  A rater who has seen every restoration is told
-so (:data:`ALL_COMPARED`).
+so (:data:`ALL_COMPARED`).  Raters who pool their reveals could still recognise what another has not rated yet;
+``MURALXGAN_REVEAL=never`` closes that too: no rater is told which system made a pair (admins' exports
+say).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ SKIP_REASONS = ("I cannot judge this kind of damage", "The images do not show pr
 STILL_OPEN = "This pair is still waiting for your answer: vote, or skip it with a reason, to get the next one."
 NOTHING_READY = ("No restorations are ready to compare yet: they are computed in the background after murals are "
                  "added (a signed-in user's restoration in the Restore tab adds one).")
+KEPT_HIDDEN = ("The systems stay hidden from raters in this study, so that nobody can learn to recognise them; "
+               "the leaderboard shows how each system does overall.")
 ALL_COMPARED = ("You have compared every restoration available to you; thank you. Each one is shown to you only once, "
                 "so that you never know which system made it before you vote. New murals will add more.")
 
@@ -75,13 +79,17 @@ def _score(value) -> int | None:
 
 def cast_vote(context: AppContext, user: str, pair_id: str | None, outcome: str, left_score=None, right_score=None,
               comment: str = "") -> str:
-    """Record a vote for a pair issued to ``user``; returns the reveal (Markdown)."""
+    """Record a vote for a pair issued to ``user``; returns the reveal (Markdown), or with ``MURALXGAN_REVEAL=never``
+    only the confirmation: a reveal teaches a rater the pixels of a system's restoration, and raters who pool their
+    reveals could recognise restorations the others have not rated yet."""
     if not user:
         raise InputError(SIGN_IN_TO_VOTE)
     if not pair_id:
         raise InputError("Load a pair first (Next pair).")
     revealed = context.store.record_vote(pair_id, user, outcome, _score(left_score), _score(right_score),
                                          (comment or "").strip())
+    if context.settings.reveal == "never":
+        return f"Vote recorded: **{OUTCOME_LABELS[outcome]}**. {KEPT_HIDDEN}"
     return (f"Vote recorded: **{OUTCOME_LABELS[outcome]}**. A was **{revealed['left_system']}**, "
             f"B was **{revealed['right_system']}**.")
 

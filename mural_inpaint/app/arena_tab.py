@@ -17,9 +17,11 @@ def build_arena_tab(context: AppContext) -> tuple:
     """Build the tab inside the current Blocks; returns (fn, inputs, outputs) that load it when it is opened."""
     pair_id = gr.State(None)  # server-side session state: the page never holds a handle to the systems
     visitor_study = gr.Markdown(study_note(context.settings), visible=False)
+    named = ("The systems stay hidden in this study." if context.settings.reveal == "never"
+             else "The systems are named after you vote.")
     gr.Markdown("Which restoration of the damaged area is better? Judge only the magenta region of the damaged "
-                "mural. The systems are named after you vote. Each pair must be answered before the next: vote, "
-                "or skip it with a reason (a rater has a limited number of skips).")
+                f"mural. {named} Each pair must be answered before the next: vote, or skip it with a reason (a "
+                "rater has a limited number of skips).")
     damaged = gr.Image(label="Damaged mural (damage in magenta)", type="filepath", interactive=False, height=360)
     with gr.Row():
         left = gr.Image(label="A", type="filepath", interactive=False, height=360)

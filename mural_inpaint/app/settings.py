@@ -18,6 +18,7 @@
 | ``MURALXGAN_RESTORES_JOIN`` | whose restores join the study: ``signed-in``, ``admins``, ``off`` | ``signed-in`` |
 | ``MURALXGAN_MIN_VOTES`` | votes a system needs before the leaderboard rates it | ``20`` |
 | ``MURALXGAN_REFERENCE_SYSTEM`` | the system ratings are measured from (at 1000) | the most-voted |
+| ``MURALXGAN_REVEAL`` | ``after-vote``: raters see the systems after a vote; ``never``: admins only | ``after-vote`` |
 | ``MURALXGAN_SKIP_LIMIT`` | pairs a rater may skip (with a reason) in the whole study; ``0``: none | ``20`` |
 | ``MURALXGAN_SESSION_DAYS`` | days a login lasts (sign-out ends it at once) | ``14`` |
 | ``MURALXGAN_LOGIN_ATTEMPTS`` | failed logins per name (x4 per client address) before HTTP 429 | ``5`` |
@@ -42,6 +43,8 @@ CLASSICAL_SYSTEMS = ("telea", "navier-stokes", "biharmonic")
 # ``muralxgan-data/`` in the working folder (ignored by git): the store's DEFAULT_DB, the one definition of it, with
 # the rest named after it; ``MURALXGAN_DB`` / ``MURALXGAN_FILES`` move them.
 RESTORES_JOIN = ("signed-in", "admins", "off")
+#: when raters learn which systems made a pair: after each vote, or never (only admins, on the leaderboard)
+REVEAL = ("after-vote", "never")
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -87,6 +90,8 @@ class AppSettings:
     on_spaces: bool = False  # Hugging Face login (OAuth) instead of local logins
     restores_join: str = "signed-in"  # whose Restore-tab restorations join the study (RESTORES_JOIN)
     skip_limit: int = 20  # skips per rater in the whole study
+    # "never": raters cannot pool reveals (pixels -> system) to recognise restorations they have not yet rated
+    reveal: str = "after-vote"
     min_votes: int = 20  # a system with fewer votes is held back from the leaderboard
     reference_system: str | None = None  # ratings are differences from it; None: the most-voted system
     session_days: float = 14.0
@@ -97,6 +102,8 @@ class AppSettings:
         if self.restores_join not in RESTORES_JOIN:
             raise InputError(f"MURALXGAN_RESTORES_JOIN is one of {', '.join(RESTORES_JOIN)}, "
                              f"not {self.restores_join!r}.")
+        if self.reveal not in REVEAL:
+            raise InputError(f"MURALXGAN_REVEAL is one of {', '.join(REVEAL)}, not {self.reveal!r}.")
         if self.min_votes < 0:
             raise InputError("MURALXGAN_MIN_VOTES must be 0 or more.")
         if self.skip_limit < 0 or self.login_attempts < 1 or self.session_days <= 0 or self.login_window_minutes <= 0:
@@ -149,6 +156,7 @@ class AppSettings:
             on_spaces=env.get("SYSTEM") == "spaces" and bool(env.get("OAUTH_CLIENT_ID")),  # what gradio checks
             restores_join=env.get("MURALXGAN_RESTORES_JOIN", "signed-in").strip().lower(),
             skip_limit=skip_limit,
+            reveal=env.get("MURALXGAN_REVEAL", "after-vote").strip().lower(),
             min_votes=min_votes,
             reference_system=env.get("MURALXGAN_REFERENCE_SYSTEM", "").strip() or None,
             session_days=session_days,
