@@ -90,13 +90,13 @@ def rater(url: str, name: str, password: str, votes: int, deadline: float, tally
         if time.monotonic() > deadline:
             return
         try:
-            shown = _timed(tally.pair_latency, tally.lock, client.predict, api_name="/arena_next")
+            shown = _timed(tally.pair_latency, tally.lock, client.predict, api_name="/blind_next")
             if shown[3]:  # a message instead of a pair
                 raise RuntimeError(shown[3])
             with tally.lock:
                 tally.votes_sent += 1
             _timed(tally.vote_latency, tally.lock, client.predict, str(rng.randint(1, 5)), "-", "",
-                   api_name=f"/arena_vote_{rng.choice(OUTCOMES)}")
+                   api_name=f"/blind_vote_{rng.choice(OUTCOMES)}")
         except Exception as error:
             tally.error(name, error)
 
@@ -157,7 +157,7 @@ def _own_app(raters: int, reviewers: int, murals: int, systems: str):
     (root / "logins.txt").write_text("".join(f"{name}:{password}\n" for name, password in logins))
     port = _free_port()
     env = os.environ | {"MURALXGAN_DB": str(root / "load.db"), "MURALXGAN_REVIEW_DATA": str(root / "murals"),
-                        "MURALXGAN_REVIEW_LIMIT": str(murals), "MURALXGAN_ARENA_SYSTEMS": systems,
+                        "MURALXGAN_REVIEW_LIMIT": str(murals), "MURALXGAN_BLIND_SYSTEMS": systems,
                         "MURALXGAN_LOGINS_FILE": str(root / "logins.txt"), "GRADIO_SERVER_NAME": "127.0.0.1",
                         "GRADIO_SERVER_PORT": str(port)}
     app_file = Path(__file__).resolve().parents[1] / "app.py"

@@ -44,7 +44,7 @@ def collection(folder: Path, count: int = 4) -> Path:
 def scripted_votes(context, votes_per_rater: int = 12) -> None:
     """Blind votes from the three raters, who mostly prefer the trained model (for the leaderboard screenshot); a
     rater stops early once shown every restoration (each is shown to a rater once)."""
-    from mural_inpaint.app.arena_logic import cast_vote, next_pair
+    from mural_inpaint.app.blind_logic import cast_vote, next_pair
     from mural_inpaint.errors import InputError
 
     rng = np.random.default_rng(0)
@@ -72,7 +72,7 @@ def take(out: Path) -> list[Path]:
 
     work = Path(tempfile.mkdtemp(prefix="muralxgan-screenshots-"))
     settings = AppSettings(db_path=work / "study.db", review_sources=(str(collection(work / "murals")),),
-                           logins=LOGINS, admins=frozenset({"conservator"}), arena_systems=SYSTEMS, min_votes=5)
+                           logins=LOGINS, admins=frozenset({"conservator"}), blind_systems=SYSTEMS, min_votes=5)
     context = create_context(settings)
     if not context.worker.idle.wait(600):
         raise SystemExit("the candidates were not computed in time")

@@ -75,7 +75,7 @@ class App:
 
         port = _free_port()
         env = os.environ | {"MURALXGAN_DB": str(self.db), "MURALXGAN_REVIEW_DATA": str(self.root / "murals"),
-                            "MURALXGAN_ARENA_SYSTEMS": SYSTEMS, "MURALXGAN_LOGINS_FILE": str(self.root / "logins.txt"),
+                            "MURALXGAN_BLIND_SYSTEMS": SYSTEMS, "MURALXGAN_LOGINS_FILE": str(self.root / "logins.txt"),
                             "MURALXGAN_SECRET": "kill9", "MURALXGAN_SKIP_LIMIT": "0",
                             "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                             "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
@@ -134,14 +134,14 @@ def burst(url: str, logins: dict[str, str], round_: int, stop: threading.Event, 
             comment = f"k9-{round_}-{name}-{count}"
             count += 1
             try:
-                shown = client.predict(api_name="/arena_next")
+                shown = client.predict(api_name="/blind_next")
                 if not shown[0]:  # (a message instead of a pair)
                     if "compared every restoration" in shown[3]:
                         return  # each restoration is shown to a rater once: this one has seen them all
                     continue
                 with lock:
                     sent.append(comment)
-                reveal = client.predict("-", "-", comment, api_name="/arena_vote_left")
+                reveal = client.predict("-", "-", comment, api_name="/blind_vote_left")
             except Exception:
                 return  # (the server is gone)
             if "Vote recorded" in reveal:

@@ -97,9 +97,9 @@ def per_mural(root: Path, data: Path | None, count: int, hires: bool, systems: t
     before_db = db_size(db_path)
     pixels, added = 0, 0
     for stem, image, mask in _murals(data, count, hires):
-        item_id, _ = add_mural(store, files, image, mask, stem, "storage figures", shared_captioner())
-        fill_candidates(store, files, item_id, systems, pipeline_for)
-        damage_view(store.item(item_id))
+        mural_id, _ = add_mural(store, files, image, mask, stem, "storage figures", shared_captioner())
+        fill_candidates(store, files, mural_id, systems, pipeline_for)
+        damage_view(store.mural(mural_id))
         pixels += image.shape[0] * image.shape[1]
         added += 1
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -129,7 +129,7 @@ def per_pairs(root: Path, data: Path | None, pairs: int, murals: int, systems: t
     # and one more for the warm-up
     each = murals * (len(systems) // 2)
     logins = {f"rater{i}": f"pw-{i}" for i in range(max(2, -(-pairs // each)) + 1)}
-    settings = AppSettings(db_path=root / "pairs" / "study.db", logins=logins, arena_systems=systems)
+    settings = AppSettings(db_path=root / "pairs" / "study.db", logins=logins, blind_systems=systems)
     context = create_context(settings, start_worker=True)
     for stem, image, mask in _murals(data, murals, hires=False):
         add_mural(context.store, settings.files, image, mask, stem, "storage figures", shared_captioner())
@@ -158,18 +158,18 @@ def per_pairs(root: Path, data: Path | None, pairs: int, murals: int, systems: t
         clients.append(Client(url, verbose=False, download_files=False,
                               headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookie.cookies.items())}))
     warm_up = clients.pop()
-    warm_up.predict(api_name="/arena_next")  # warm up (a first damage view per mural is made and kept)
-    warm_up.predict("-", "-", "", api_name="/arena_vote_tie")
+    warm_up.predict(api_name="/blind_next")  # warm up (a first damage view per mural is made and kept)
+    warm_up.predict("-", "-", "", api_name="/blind_vote_tie")
     time.sleep(CACHE_SECONDS + 2)
     served.prune_served()
     before = measure()
     start = time.perf_counter()
     for index in range(pairs):
         client = clients[index % len(clients)]
-        shown = client.predict(api_name="/arena_next")
+        shown = client.predict(api_name="/blind_next")
         if not shown[0]:
             raise RuntimeError(f"no pair shown: {shown[3]}")
-        client.predict("-", "-", "", api_name="/arena_vote_tie")
+        client.predict("-", "-", "", api_name="/blind_vote_tie")
     seconds = time.perf_counter() - start
     burst = measure()
     time.sleep(CACHE_SECONDS * 2 + 2)  # Gradio's delete_cache runs every second here

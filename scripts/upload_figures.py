@@ -56,7 +56,7 @@ elif mode == "app":
     from mural_inpaint.app import build_app
     from mural_inpaint.app.context import create_context
     from mural_inpaint.app.settings import AppSettings
-    context = create_context(AppSettings(db_path=sys.argv[3], arena_systems=("telea",)), start_worker=False)
+    context = create_context(AppSettings(db_path=sys.argv[3], blind_systems=("telea",)), start_worker=False)
     demo = build_app(context)
     editor = next(b for b in demo.blocks.values() if getattr(b, "label", "") == "Mural photo: paint over the damage")
 else:

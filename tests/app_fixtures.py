@@ -42,7 +42,7 @@ def app_server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("app")
     settings = AppSettings(db_path=root / "app.db", review_sources=(str(write_collection(root / "murals")),),
-                           logins=LOGINS, admins=frozenset({"alice"}), arena_systems=SYSTEMS)
+                           logins=LOGINS, admins=frozenset({"alice"}), blind_systems=SYSTEMS)
     context = create_context(settings)
     assert context.worker.idle.wait(120), "candidates were not computed in time"
     server = BackgroundServer(context)

@@ -48,3 +48,12 @@ def tiny_gan(working_size: int = 32):
         model.generator.head[-1].weight.normal_(0, 0.1)
         model.colour.head.weight.normal_(0, 0.1)
     return MuralXGANRestorer(model, "test", None)
+
+
+def back_to_schema_1() -> str:
+    """SQL turning a current study database into what a schema-1 file held (no skips, sessions or pairs.skipped_at;
+    the murals' table called ``items`` and its references ``item_id``), to test the migrations."""
+    renamed = "".join(f"ALTER TABLE {table} RENAME COLUMN mural_id TO item_id; "
+                      for table in ("captions", "caption_reviews", "candidates", "pairs", "votes"))
+    return ("DROP TABLE skips; DROP TABLE sessions; ALTER TABLE pairs DROP COLUMN skipped_at; "
+            f"ALTER TABLE murals RENAME TO items; {renamed}UPDATE meta SET value = '1';")

@@ -42,7 +42,7 @@ def test_restore_writes_png_mask_and_provenance(mural):
     assert result.caption.startswith("Damage covers")
 
 
-def test_restore_over_http_joins_review_queue_and_arena(app_server, tmp_path, mural, hole):
+def test_restore_over_http_joins_review_queue_and_blind_study(app_server, tmp_path, mural, hole):
     from gradio_client import Client, handle_file
 
     url, context = app_server
@@ -58,7 +58,7 @@ def test_restore_over_http_joins_review_queue_and_arena(app_server, tmp_path, mu
     assert sorted(Path(p).name for p in downloads) == ["wall-mask.png", "wall-provenance.json", "wall-restored.png"]
     restored = load_image(next(p for p in downloads if p.endswith("restored.png")))
     assert np.array_equal(restored[~hole], mural[~hole])
-    item = next(i for i in context.store.items() if i["source"] == "restored in the app by bob")
+    item = next(i for i in context.store.murals() if i["source"] == "restored in the app by bob")
     assert item["name"] == "wall"  # the uploaded file's name, not "upload"
     assert np.array_equal(load_image(item["image_path"]), mural) and np.array_equal(load_mask(item["mask_path"]), hole)
     assert context.store.latest_caption(item["id"])["captioner"] == "describer"  # the machine draft is reviewed

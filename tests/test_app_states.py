@@ -161,7 +161,7 @@ def test_admin_controls_of_the_leaderboard_are_off_with_the_reason_beside_them(t
     from mural_inpaint.app.feedback import admin_reason
 
     settings = AppSettings(db_path=tmp_path / "a.db", logins={"alice": "a", "bob": "b"}, admins=frozenset({"alice"}),
-                           arena_systems=("telea",))
+                           blind_systems=("telea",))
     demo = build_app(create_context(settings, start_worker=False))
     buttons = {what: _button(demo, label) for what, label in (("export votes", "Export votes as CSV and JSONL"),
                                                               ("see skips per rater", "Show skips"))}
@@ -200,7 +200,7 @@ def test_status_notes_are_for_admins_and_name_no_server_path(tmp_path):
 
     murals = write_collection(tmp_path / "collections" / "murals")
     settings = AppSettings(db_path=tmp_path / "server" / "study.db", logins={"alice": "a", "bob": "b"},
-                           admins=frozenset({"alice"}), arena_systems=("telea",), backup_dir=tmp_path / "backup",
+                           admins=frozenset({"alice"}), blind_systems=("telea",), backup_dir=tmp_path / "backup",
                            review_sources=(str(murals), str(tmp_path / "collections" / "gone")))
     context = create_context(settings)
     try:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mural_inpaint.app.auth import sign, verify
-from mural_inpaint.app.catalogue import fill_candidates, import_collection, mural_id
+from mural_inpaint.app.catalogue import fill_candidates, import_collection, mural_fingerprint
 from mural_inpaint.app.context import create_context, pipeline_for, shared_captioner
 from mural_inpaint.app.settings import AppSettings, password_matches
 from mural_inpaint.errors import InputError
@@ -21,11 +21,11 @@ SYSTEMS = ("telea", "biharmonic")
 @pytest.fixture
 def context(tmp_path):
     settings = AppSettings(db_path=tmp_path / "app.db", logins=LOGINS, admins=frozenset({"alice"}),
-                           arena_systems=SYSTEMS)
+                           blind_systems=SYSTEMS)
     context = create_context(settings, start_worker=False)
     import_collection(context.store, settings.files, str(write_collection(tmp_path / "murals")), 10,
                       shared_captioner())
-    for item in context.store.items():
+    for item in context.store.murals():
         fill_candidates(context.store, settings.files, item["id"], SYSTEMS, pipeline_for)
     return context
 
@@ -37,7 +37,7 @@ def test_settings_from_environment(tmp_path):
     logins_file.write_text(f"# panel\ncarol:sha256:{digest}\n\ndave:pa:ss\n")
     settings = AppSettings.from_env({"MURALXGAN_DB": str(tmp_path / "x.db"), "MURALXGAN_LOGINS": "alice:a, bob:b",
                                      "MURALXGAN_LOGINS_FILE": str(logins_file), "MURALXGAN_ADMINS": "alice",
-                                     "MURALXGAN_REVIEW_DATA": "a, b", "MURALXGAN_ARENA_SYSTEMS": "telea"})
+                                     "MURALXGAN_REVIEW_DATA": "a, b", "MURALXGAN_BLIND_SYSTEMS": "telea"})
     assert dict(settings.logins) == {"alice": "a", "bob": "b", "carol": f"sha256:{digest}", "dave": "pa:ss"}
     assert password_matches(settings.logins["carol"], "s3cret") and not password_matches(settings.logins["carol"], "x")
     assert settings.review_sources == ("a", "b") and settings.admins == {"alice"} and settings.systems() == ("telea",)
@@ -45,7 +45,7 @@ def test_settings_from_environment(tmp_path):
     with pytest.raises(InputError, match="entry 1: a login is written name:password"):
         AppSettings.from_env({"MURALXGAN_LOGINS": "justaname"})
     with pytest.raises(InputError, match="unknown restorers: dall-e"):
-        AppSettings(arena_systems=("dall-e",)).systems()
+        AppSettings(blind_systems=("dall-e",)).systems()
 
 
 def test_login_cookie_is_signed_and_expires():
@@ -60,12 +60,12 @@ def test_login_cookie_is_signed_and_expires():
 
 # ----------------------------------------------------------------------------------------------------- catalogue
 def test_import_is_idempotent_and_candidates_have_random_names(context, tmp_path):
-    items = context.store.items()
+    items = context.store.murals()
     assert len(items) == 3 and all(context.store.latest_caption(i["id"])["captioner"] == "describer" for i in items)
     added, note = import_collection(context.store, context.settings.files, str(tmp_path / "murals"), 10,
                                     shared_captioner())
     assert added == 0 and "0 new murals" in note and "(3 already there)" in note
-    assert len(context.store.items()) == 3  # same ids: nothing duplicated
+    assert len(context.store.murals()) == 3  # same ids: nothing duplicated
     for item in items:
         assert context.store.candidate_systems(item["id"]) == set(SYSTEMS)
         assert fill_candidates(context.store, context.settings.files, item["id"], SYSTEMS, pipeline_for) == 0
@@ -74,8 +74,8 @@ def test_import_is_idempotent_and_candidates_have_random_names(context, tmp_path
 
 
 def test_mural_id_depends_on_image_and_mask(mural, hole):
-    assert mural_id(mural, hole) == mural_id(mural.copy(), hole.copy())
-    assert mural_id(mural, hole) != mural_id(mural, ~hole) != mural_id(mural[::-1], hole)
+    assert mural_fingerprint(mural, hole) == mural_fingerprint(mural.copy(), hole.copy())
+    assert mural_fingerprint(mural, hole) != mural_fingerprint(mural, ~hole) != mural_fingerprint(mural[::-1], hole)
 
 
 # -------------------------------------------------------------------------------------------------------- review
@@ -84,15 +84,15 @@ def test_review_decisions_are_appended_and_anonymous_cannot_decide(context):
 
     view = review_view(context, 0)
     assert view.total == 3 and view.reviewed == 0 and view.text == view.draft and view.captioner == "describer"
-    item = next(item for item in context.store.items() if item["id"] == view.item_id)
+    item = next(item for item in context.store.murals() if item["id"] == view.mural_id)
     magenta = (load_image(view.image) == [255, 0, 255]).all(axis=-1)
     assert np.array_equal(magenta, load_mask(item["mask_path"]))  # exactly the damage is shown in magenta
     with pytest.raises(InputError, match="Sign in to review"):
-        decide(context, "", view.item_id, "text", "approved")
+        decide(context, "", view.mural_id, "text", "approved")
     with pytest.raises(InputError, match="cannot be empty"):
-        decide(context, "alice", view.item_id, "  ", "approved")
-    decide(context, "alice", view.item_id, "A flake in the halo.", "approved")
-    decide(context, "bob", view.item_id, "Flaking in the halo; ochre ground lost.", "approved")
+        decide(context, "alice", view.mural_id, "  ", "approved")
+    decide(context, "alice", view.mural_id, "A flake in the halo.", "approved")
+    decide(context, "bob", view.mural_id, "Flaking in the halo; ochre ground lost.", "approved")
     again = review_view(context, 0)
     assert again.reviewed == 1 and [h[1:] for h in again.history] == [
         ["alice", "approved", "A flake in the halo."], ["bob", "approved", "Flaking in the halo; ochre ground lost."]]
@@ -106,7 +106,7 @@ def test_review_decisions_are_appended_and_anonymous_cannot_decide(context):
 
 # ------------------------------------------------------------------------------------------------------ blind A/B
 def test_pairs_are_blind_and_votes_count_once(context):
-    from mural_inpaint.app.arena_logic import cast_vote, next_pair
+    from mural_inpaint.app.blind_logic import cast_vote, next_pair
 
     with pytest.raises(InputError, match="Sign in to rate"):
         next_pair(context, "")
@@ -123,12 +123,12 @@ def test_pairs_are_blind_and_votes_count_once(context):
     assert (vote["rater"], vote["outcome"], vote["left_score"], vote["right_score"], vote["comment"]) == (
         "alice", "left", 4, None, "sharper edges")
     second = next_pair(context, "alice", np.random.default_rng(1))
-    assert context.store.db["pairs"].get(second.pair_id)["item_id"] != vote["item_id"]  # least-voted items first
+    assert context.store.db["pairs"].get(second.pair_id)["mural_id"] != vote["mural_id"]  # least-voted murals first
 
 
 # ---------------------------------------------------------------------------------------------------- leaderboard
 def test_leaderboard_board_and_admin_only_export(context):
-    from mural_inpaint.app.arena_logic import cast_vote, next_pair
+    from mural_inpaint.app.blind_logic import cast_vote, next_pair
     from mural_inpaint.app.leaderboard_logic import build_board, export_all_votes
 
     assert build_board(context).agreement == "No votes yet."
@@ -155,7 +155,7 @@ def test_leaderboard_board_and_admin_only_export(context):
         export_all_votes(context, "bob")
     csv_path, jsonl_path, skips_path = export_all_votes(context, "alice")
     assert len(csv_path.read_text().splitlines()) == 7 and len(jsonl_path.read_text().splitlines()) == 6
-    assert skips_path.read_text().splitlines() == ["id,pair_id,rater,item_id,reason,detail,created_at"]
+    assert skips_path.read_text().splitlines() == ["id,pair_id,rater,mural_id,reason,detail,created_at"]
 
 
 # ------------------------------------------------------------------------------------------------------ over HTTP
@@ -166,21 +166,21 @@ def test_identity_comes_from_the_login_cookie_not_the_page(app_server, tmp_path)
     url, context = app_server
     assert httpx.post(url + "auth/login", data={"username": "alice", "password": "nope"}).status_code == 401
     anonymous = Client(url, verbose=False, download_files=str(tmp_path))
-    result = anonymous.predict(api_name="/arena_next")
+    result = anonymous.predict(api_name="/blind_next")
     assert result[3] == "[Sign in](/auth/login) to rate restorations." and result[0] is None
     with pytest.raises(Exception, match="Sign in to review"):
         anonymous.predict("text", api_name="/review_approve")
 
     alice = Client(url, verbose=False, download_files=str(tmp_path), headers={"Cookie": login_cookie(url, "alice")})
     before = len(context.store.votes())
-    damaged, left, right, reveal, *_ = alice.predict(api_name="/arena_next")
+    damaged, left, right, reveal, *_ = alice.predict(api_name="/blind_next")
     assert reveal == "" and all(load_image(p).shape == (64, 80, 3) for p in (damaged, left, right))
-    revealed = alice.predict("5", "2", "left looks right", api_name="/arena_vote_left")
+    revealed = alice.predict("5", "2", "left looks right", api_name="/blind_vote_left")
     assert "A was **" in revealed
     votes = context.store.votes()
     assert len(votes) == before + 1 and votes[-1]["rater"] == "alice" and votes[-1]["left_score"] == 5
     with pytest.raises(Exception, match="Load a pair first"):
-        alice.predict("-", "-", "", api_name="/arena_vote_tie")  # the session's pair was used up
+        alice.predict("-", "-", "", api_name="/blind_vote_tie")  # the session's pair was used up
 
     heading, *_ = alice.predict(api_name="/review_show")
     assert "Mural 1 of" in heading
@@ -203,7 +203,7 @@ def test_on_a_space_the_hugging_face_login_replaces_local_logins(tmp_path, monke
         if hasattr(gradio.oauth, key):  # gradio reads these once, when it is first imported
             monkeypatch.setattr(gradio.oauth, key, value)
     settings = AppSettings.from_env(space | {"MURALXGAN_DB": str(tmp_path / "space.db"),
-                                             "MURALXGAN_ARENA_SYSTEMS": "telea"})
+                                             "MURALXGAN_BLIND_SYSTEMS": "telea"})
     assert settings.on_spaces
     server = BackgroundServer(create_context(settings, start_worker=False))
     with server as url:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from mural_inpaint.imaging import load_image
 from tests.app_fixtures import SYSTEMS, write_collection
+from tests.helpers import back_to_schema_1
 
 PAIR = re.compile(r"A was \*\*(.+?)\*\*, B was \*\*(.+?)\*\*")
 STUDY_LOGINS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "dave": "dave-pw", "erin": "erin-pw"}
@@ -50,7 +51,7 @@ def study_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     murals = write_collection(root / "murals", count=STUDY_MURALS)
     settings = AppSettings(db_path=root / "study.db", review_sources=(str(murals),), logins=STUDY_LOGINS,
-                           admins=frozenset({"alice"}), arena_systems=STUDY_SYSTEMS, skip_limit=SKIP_LIMIT)
+                           admins=frozenset({"alice"}), blind_systems=STUDY_SYSTEMS, skip_limit=SKIP_LIMIT)
     context = create_context(settings)
     assert context.worker.idle.wait(300), "candidates were not computed in time"
     server = BackgroundServer(context)
@@ -69,7 +70,7 @@ def _showing(client, url: str) -> tuple[dict, list[dict]]:
     list empty when a message came instead of a pair."""
     import httpx
 
-    received = client.predict(api_name="/arena_next")
+    received = client.predict(api_name="/blind_next")
     shown = []
     for file_data in received[:3] if received[0] else []:
         address = file_data["url"]
@@ -113,7 +114,7 @@ def play_the_rater(client, url: str, learn: int, seed: int = 0, most: int = 3 * 
             if named is not None:
                 guess = (named, other)
                 break
-        reveal = client.predict("-", "-", "", api_name="/arena_vote_tie")
+        reveal = client.predict("-", "-", "", api_name="/blind_vote_tie")
         left, right = PAIR.search(reveal).groups()
         if round_ >= learn:
             predicted += 1
@@ -185,16 +186,16 @@ def test_a_rater_who_hashes_the_pixels_never_sees_a_restoration_again(study_serv
         again = [revealed.get(pixels, "skipped") for pixels in sides if pixels in revealed or pixels in skipped]
         assert not again, f"pair {round_ + 1} shows again a restoration erin has seen ({again})"
         if round_ == 3:
-            erin.predict("I cannot judge this kind of damage", "", api_name="/arena_skip")
+            erin.predict("I cannot judge this kind of damage", "", api_name="/blind_skip")
             skipped.update(sides)
             continue
-        left, right = PAIR.search(erin.predict("-", "-", "", api_name="/arena_vote_tie")).groups()
+        left, right = PAIR.search(erin.predict("-", "-", "", api_name="/blind_vote_tie")).groups()
         revealed.update(zip(sides, (left, right), strict=True))
     message = received["outputs"][3]
     assert message.startswith(ALL_COMPARED) and "New murals will add more" in message
     assert "MURALXGAN" not in message
     assert len(revealed) + len(skipped) == 2 * PAIRS_PER_RATER  # every pair there was for her, none twice
-    for item in context.store.items():  # what is left unseen cannot make a pair
+    for item in context.store.murals():  # what is left unseen cannot make a pair
         unseen = [c for c in context.store.candidates_of(item["id"]) if c["system"] in context.systems
                   and c["id"] not in context.store.shown_candidates("erin")]
         assert len(unseen) <= 1
@@ -213,7 +214,7 @@ def test_served_images_decode_to_the_stored_pixels(study_server):
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(side["body"])).convert("RGB")), stored)
         decoded = cv2.imdecode(np.frombuffer(side["body"], np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
         assert np.array_equal(decoded, stored)
-    client.predict("-", "-", "", api_name="/arena_vote_tie")
+    client.predict("-", "-", "", api_name="/blind_vote_tie")
 
 
 def test_showings_are_padded_alike_and_carry_no_metadata(tmp_path, mural):
@@ -243,7 +244,7 @@ def test_showings_are_padded_alike_and_carry_no_metadata(tmp_path, mural):
 
 # ------------------------------------------------------------------------------------- a pair is answered first
 def test_a_pair_must_be_answered_before_the_next_and_skips_are_capped(study_server):
-    from mural_inpaint.app.arena_logic import SKIP_REASONS, STILL_OPEN
+    from mural_inpaint.app.blind_logic import SKIP_REASONS, STILL_OPEN
 
     url, context = study_server
     carol = rater(url, "carol")
@@ -251,26 +252,26 @@ def test_a_pair_must_be_answered_before_the_next_and_skips_are_capped(study_serv
     def carols_pairs():
         return list(context.store.db.query("SELECT * FROM pairs WHERE rater = 'carol' ORDER BY rowid"))
 
-    first = carol.predict(api_name="/arena_next")
+    first = carol.predict(api_name="/blind_next")
     for _ in range(3):  # pressing Next pair again, or opening another tab, shows the same pair
-        again = carol.predict(api_name="/arena_next")
+        again = carol.predict(api_name="/blind_next")
         assert STILL_OPEN in again[3]
     other_tab = rater(url, "carol")
-    assert STILL_OPEN in other_tab.predict(api_name="/arena_next")[3]
+    assert STILL_OPEN in other_tab.predict(api_name="/blind_next")[3]
     assert len(carols_pairs()) == 1 and first[3] == ""
     with pytest.raises(Exception, match="Say why you skip"):
-        carol.predict(None, "", api_name="/arena_skip")
-    assert "may skip 1 more pair" in carol.predict(SKIP_REASONS[0], "  faded photo ", api_name="/arena_skip")
+        carol.predict(None, "", api_name="/blind_skip")
+    assert "may skip 1 more pair" in carol.predict(SKIP_REASONS[0], "  faded photo ", api_name="/blind_skip")
     with pytest.raises(Exception, match="Load a pair first"):
-        carol.predict(SKIP_REASONS[0], "", api_name="/arena_skip")
-    carol.predict(api_name="/arena_next")
-    assert "may skip 0 more pairs" in carol.predict(SKIP_REASONS[2], "", api_name="/arena_skip")
-    carol.predict(api_name="/arena_next")
+        carol.predict(SKIP_REASONS[0], "", api_name="/blind_skip")
+    carol.predict(api_name="/blind_next")
+    assert "may skip 0 more pairs" in carol.predict(SKIP_REASONS[2], "", api_name="/blind_skip")
+    carol.predict(api_name="/blind_next")
     with pytest.raises(Exception, match="skipped 2 pairs, the most a rater may skip"):
-        carol.predict(SKIP_REASONS[1], "", api_name="/arena_skip")
+        carol.predict(SKIP_REASONS[1], "", api_name="/blind_skip")
     with pytest.raises(Exception, match="You skipped this pair"):  # the other tab still holds the first pair
-        other_tab.predict("-", "-", "", api_name="/arena_vote_left")
-    assert "A was **" in carol.predict("-", "-", "", api_name="/arena_vote_left")
+        other_tab.predict("-", "-", "", api_name="/blind_vote_left")
+    assert "A was **" in carol.predict("-", "-", "", api_name="/blind_vote_left")
     pairs = carols_pairs()
     assert len(pairs) == 3 and [p["skipped_at"] is not None for p in pairs] == [True, True, False]
     skips = [s for s in context.store.skips() if s["rater"] == "carol"]
@@ -292,7 +293,7 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
 
     path = tmp_path / "old.db"
     store = Store(path)
-    store.add_item("m", "m", 8, 8, "i", "k")
+    store.add_mural("m", "m", 8, 8, "i", "k")
     for system in ("telea", "biharmonic"):
         store.add_candidate("m", system, f"{system}.png", {})
     rng = np.random.default_rng(0)
@@ -300,8 +301,7 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
     store.record_vote(voted.pair_id, "ana", "tie")
     store.db.conn.close()
     old = sqlite3.connect(path)  # back to what a schema-1 file holds
-    old.executescript("DROP TABLE skips; DROP TABLE sessions; DROP INDEX idx_pairs_rater; "
-                      "ALTER TABLE pairs DROP COLUMN skipped_at; UPDATE meta SET value = '1';")
+    old.executescript("DROP INDEX idx_pairs_rater; " + back_to_schema_1())
     stale = ("stale", "m", voted.left_id, voted.right_id, "ana", "2024-01-01", None)
     old.execute("INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?, ?)", stale)  # cycled past under the old rules
     old.commit()
@@ -315,7 +315,7 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
     assert fresh.pair_id == "stale" and fresh.reissued
     upgraded.skip_pair("stale", "ana", "cannot judge")
     assert upgraded.issue_pair("ana", rng) is None  # she has seen both restorations of "m"
-    upgraded.add_item("n", "n", 8, 8, "i", "k")
+    upgraded.add_mural("n", "n", 8, 8, "i", "k")
     for system in ("telea", "biharmonic"):
         upgraded.add_candidate("n", system, f"n-{system}.png", {})
     newer = upgraded.issue_pair("ana", rng)
@@ -325,13 +325,13 @@ def test_old_open_pairs_cannot_be_voted_and_an_existing_database_gains_the_new_t
 
 
 def test_a_pair_that_cannot_be_shown_leaves_no_row_and_skipping_can_be_off(tmp_path, mural, hole):
-    from mural_inpaint.app.arena_logic import next_pair, skip
+    from mural_inpaint.app.blind_logic import next_pair, skip
     from mural_inpaint.errors import InputError
     from mural_inpaint.imaging import save_png
 
     context = _context(tmp_path, skip_limit=0)
     image, mask = save_png(mural, tmp_path / "m.png"), save_png(hole, tmp_path / "m-mask.png")
-    context.store.add_item("m", "m", 80, 64, str(image), str(mask))
+    context.store.add_mural("m", "m", 80, 64, str(image), str(mask))
     context.store.add_candidate("m", "telea", str(tmp_path / "gone.png"), {})
     context.store.add_candidate("m", "biharmonic", str(image), {})
     with pytest.raises(InputError, match="could not be loaded on the server; press Next pair") as raised:
@@ -345,7 +345,7 @@ def test_a_pair_that_cannot_be_shown_leaves_no_row_and_skipping_can_be_off(tmp_p
 
 
 def test_a_rater_who_has_seen_every_restoration_is_told_so_and_new_murals_add_more(tmp_path, mural, hole):
-    from mural_inpaint.app.arena_logic import ALL_COMPARED, NOTHING_READY, cast_vote, next_pair, skip
+    from mural_inpaint.app.blind_logic import ALL_COMPARED, NOTHING_READY, cast_vote, next_pair, skip
     from mural_inpaint.errors import InputError
     from mural_inpaint.imaging import save_png
 
@@ -357,7 +357,7 @@ def test_a_rater_who_has_seen_every_restoration_is_told_so_and_new_murals_add_mo
 
     def add_mural(name: str) -> None:
         image, mask = save_png(mural, tmp_path / f"{name}.png"), save_png(hole, tmp_path / f"{name}-mask.png")
-        context.store.add_item(name, name, 80, 64, str(image), str(mask))
+        context.store.add_mural(name, name, 80, 64, str(image), str(mask))
         for system in context.systems:
             context.store.add_candidate(name, system, str(image), {})
 
@@ -373,16 +373,16 @@ def test_a_rater_who_has_seen_every_restoration_is_told_so_and_new_murals_add_mo
     assert "New murals will add more." in ALL_COMPARED and "MURALXGAN" not in ALL_COMPARED
     assert context.store.db["pairs"].count == 2
     newcomer = next_pair(context, "cy", rng)  # a rater who has not seen them still gets them
-    assert context.store.db["pairs"].get(newcomer.pair_id)["item_id"] == "m"
+    assert context.store.db["pairs"].get(newcomer.pair_id)["mural_id"] == "m"
     add_mural("n")
-    assert context.store.db["pairs"].get(next_pair(context, "ana", rng).pair_id)["item_id"] == "n"
+    assert context.store.db["pairs"].get(next_pair(context, "ana", rng).pair_id)["mural_id"] == "n"
 
 
 
 def test_a_study_can_keep_the_systems_from_raters_so_pooled_reveals_teach_nothing(tmp_path, mural, hole):
     """Raters who pool their reveals (decoded pixels -> system) could recognise restorations the others have not
     rated yet; with MURALXGAN_REVEAL=never no rater ever learns a system, while the votes still count."""
-    from mural_inpaint.app.arena_logic import KEPT_HIDDEN, cast_vote, next_pair
+    from mural_inpaint.app.blind_logic import KEPT_HIDDEN, cast_vote, next_pair
     from mural_inpaint.app.settings import AppSettings
     from mural_inpaint.errors import InputError
     from mural_inpaint.imaging import save_png
@@ -390,7 +390,7 @@ def test_a_study_can_keep_the_systems_from_raters_so_pooled_reveals_teach_nothin
     context = _context(tmp_path, reveal="never")
     for name in ("m", "n"):
         image, mask = save_png(mural, tmp_path / f"{name}.png"), save_png(hole, tmp_path / f"{name}-mask.png")
-        context.store.add_item(name, name, 80, 64, str(image), str(mask))
+        context.store.add_mural(name, name, 80, 64, str(image), str(mask))
         for system in context.systems:
             context.store.add_candidate(name, system, str(image), {})
     rng = np.random.default_rng(0)
@@ -406,7 +406,7 @@ def test_a_study_can_keep_the_systems_from_raters_so_pooled_reveals_teach_nothin
         AppSettings.from_env({"MURALXGAN_REVEAL": "later"})
     shown = _context(tmp_path / "other", reveal="after-vote")
     image = save_png(mural, tmp_path / "o.png")
-    shown.store.add_item("o", "o", 80, 64, str(image), str(save_png(hole, tmp_path / "o-mask.png")))
+    shown.store.add_mural("o", "o", 80, 64, str(image), str(save_png(hole, tmp_path / "o-mask.png")))
     for system in shown.systems:
         shown.store.add_candidate("o", system, str(image), {})
     assert PAIR.search(cast_vote(shown, "ana", next_pair(shown, "ana", rng).pair_id, "tie"))
@@ -416,7 +416,7 @@ def _context(tmp_path, **settings):
     from mural_inpaint.app.context import create_context
     from mural_inpaint.app.settings import AppSettings
 
-    settings = {"logins": STUDY_LOGINS, "admins": frozenset({"alice"}), "arena_systems": ("telea", "biharmonic"),
+    settings = {"logins": STUDY_LOGINS, "admins": frozenset({"alice"}), "blind_systems": ("telea", "biharmonic"),
                 **settings}
     return create_context(AppSettings(db_path=tmp_path / "r.db", **settings), start_worker=False)
 
@@ -428,18 +428,18 @@ def test_only_signed_in_restores_with_damage_join_the_study(tmp_path, mural, hol
 
     restored = pipeline_for("telea").restore(mural, hole, caption="")
     context = _context(tmp_path / "default")
-    assert remember_restoration(context, mural, restored, "") is None and context.store.items() == []
+    assert remember_restoration(context, mural, restored, "") is None and context.store.murals() == []
     assert "sign in" in joins_study(context, "", hole)
     empty = pipeline_for("telea").restore(mural, np.zeros_like(hole), caption="")
-    assert remember_restoration(context, mural, empty, "bob") is None and context.store.items() == []
+    assert remember_restoration(context, mural, empty, "bob") is None and context.store.murals() == []
     item = remember_restoration(context, mural, restored, "bob")
-    assert [i["id"] for i in context.store.items()] == [item] and context.store.candidate_systems(item) == {"telea"}
+    assert [i["id"] for i in context.store.murals()] == [item] and context.store.candidate_systems(item) == {"telea"}
 
     admins_only = _context(tmp_path / "admins", restores_join="admins")
     assert remember_restoration(admins_only, mural, restored, "bob") is None
     assert remember_restoration(admins_only, mural, restored, "alice") is not None
     off = _context(tmp_path / "off", restores_join="off")
-    assert remember_restoration(off, mural, restored, "alice") is None and off.store.items() == []
+    assert remember_restoration(off, mural, restored, "alice") is None and off.store.murals() == []
     with pytest.raises(InputError, match="MURALXGAN_RESTORES_JOIN is one of"):
         _context(tmp_path / "bad", restores_join="everyone")
 
@@ -450,20 +450,20 @@ def test_restores_by_anonymous_visitors_stay_out_over_http(study_server, tmp_pat
     from mural_inpaint.imaging import save_png
 
     url, context = study_server
-    before = len(context.store.items())
+    before = len(context.store.murals())
     image_path = save_png(mural, tmp_path / "wall.png")
     mask_path = save_png(hole, tmp_path / "wall-mask.png")
     editor = {"background": handle_file(str(image_path)), "layers": [], "composite": None}
     anonymous = Client(url, verbose=False, download_files=str(tmp_path))
     status = anonymous.predict(editor, handle_file(str(mask_path)), "", "telea", api_name="/restore")[3]
-    assert "Not added to the study: sign in" in status and len(context.store.items()) == before
+    assert "Not added to the study: sign in" in status and len(context.store.murals()) == before
     signed_in = Client(url, verbose=False, download_files=str(tmp_path),
                        headers={"Cookie": login_cookie(url, "dave")})
     status = signed_in.predict(editor, handle_file(str(mask_path)), "", "telea", api_name="/restore")[3]
-    assert "joins the caption review queue" in status and len(context.store.items()) == before + 1
+    assert "joins the caption review queue" in status and len(context.store.murals()) == before + 1
     blank = save_png(np.zeros_like(hole), tmp_path / "blank-mask.png")
     status = signed_in.predict(editor, handle_file(str(blank)), "", "telea", api_name="/restore")[3]
-    assert "no damage was marked" in status and len(context.store.items()) == before + 1
+    assert "no damage was marked" in status and len(context.store.murals()) == before + 1
 
 
 def test_candidates_are_computed_once(tmp_path, mural, hole):
@@ -488,7 +488,7 @@ def test_candidates_are_computed_once(tmp_path, mural, hole):
                 raise InputError("navier-stokes is broken today")
             return pipeline_for(self.system).restore(*args, **kwargs)
 
-    context = _context(tmp_path, arena_systems=("telea", "biharmonic", "navier-stokes"))
+    context = _context(tmp_path, blind_systems=("telea", "biharmonic", "navier-stokes"))
     context.worker = CatalogueWorker(context.store, context.settings.files, (), 10, context.systems,
                                      shared_captioner(), Counting)
     restored = pipeline_for("telea").restore(mural, hole, caption="")
@@ -517,7 +517,7 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(study_server):
     assert httpx.get(url + "auth/logout", headers={"Cookie": cookie}).status_code == 303
     assert httpx.get(url + "gradio_api/user", headers=copied).json() == ""
     client = Client(url, verbose=False, download_files=False, headers=copied)
-    assert "[Sign in](/auth/login) to rate" in client.predict(api_name="/arena_next")[3]
+    assert "[Sign in](/auth/login) to rate" in client.predict(api_name="/blind_next")[3]
     assert httpx.get(url + "gradio_api/user", headers={"Cookie": login_cookie(url, "dave")}).json() == "dave"
 
 
@@ -542,7 +542,7 @@ def test_failed_logins_are_limited_per_name_and_per_address(tmp_path):
     from mural_inpaint.app.server import BackgroundServer
     from mural_inpaint.app.settings import AppSettings
 
-    settings = AppSettings(db_path=tmp_path / "l.db", logins=STUDY_LOGINS, arena_systems=("telea",),
+    settings = AppSettings(db_path=tmp_path / "l.db", logins=STUDY_LOGINS, blind_systems=("telea",),
                            login_attempts=2)
     with BackgroundServer(create_context(settings, start_worker=False)) as url:
         def attempt(name, password):
@@ -581,7 +581,7 @@ def test_csv_exports_neutralise_formulas(tmp_path):
 
     store = Store(tmp_path / "v.db")
     for item in range(9):  # one pair of each for ana (a rater sees each restoration once)
-        store.add_item(f"m{item}", f"m{item}", 8, 8, "i", "k")
+        store.add_mural(f"m{item}", f"m{item}", 8, 8, "i", "k")
         for system in ("telea", "muralxgan"):
             store.add_candidate(f"m{item}", system, f"m{item}-{system}.png", {})
     rng = np.random.default_rng(0)

@@ -128,7 +128,7 @@ def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monke
     assert all(stage in received for stage in ("loading the restorer", "compositing", "saving the files"))
     downloads = page.locator("body").inner_text()
     assert all(f"Cave-17-west-wall-{kind}" in downloads for kind in ("restored", "mask", "provenance")), downloads
-    item = next(i for i in reversed(context.store.items()) if i["source"] == "restored in the app by alice")
+    item = next(i for i in reversed(context.store.murals()) if i["source"] == "restored in the app by alice")
     assert item["name"] == "Cave 17 west wall"
     mask = load_mask(item["mask_path"])
     assert (item["width"], item["height"]) == (600, 400) and mask.shape == (400, 600)

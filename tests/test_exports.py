@@ -23,7 +23,7 @@ def reviewed(tmp_path):
         mask[10:30, 10:30] = True
         image_path = save_png(synthetic_mural(48, 48, seed=index), tmp_path / "img" / f"{item}.png")
         mask_path = save_png(mask, tmp_path / "mask" / f"{item}.png")
-        store.add_item(item, item, 48, 48, str(image_path), str(mask_path))
+        store.add_mural(item, item, 48, 48, str(image_path), str(mask_path))
         store.add_caption(item, "describer", f"draft {index}")
         store.review_caption(item, "ana", f"expert text {index}", decision)
     return store
@@ -55,7 +55,7 @@ def test_export_with_nothing_reviewed_is_a_clear_error(tmp_path):
 
 def test_votes_export(tmp_path):
     store = Store(tmp_path / "v.db")
-    store.add_item("m", "m", 8, 8, "i", "k")
+    store.add_mural("m", "m", 8, 8, "i", "k")
     for system in ("telea", "muralxgan"):
         store.add_candidate("m", system, f"{system}.png", {})
     pair = store.issue_pair("ana", np.random.default_rng(0))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mural_inpaint.review.store import SCHEMA_VERSION, Store, StoreError
-from tests.helpers import ROOT
+from tests.helpers import ROOT, back_to_schema_1
 
 
 def _digest(path) -> str:
@@ -35,18 +35,29 @@ def test_a_new_file_gets_every_migration_and_records_the_version(tmp_path):
 def test_a_schema_1_file_is_migrated_with_its_rows_and_a_copy_kept(tmp_path):
     path = tmp_path / "study.db"
     store = Store(path)
-    store.add_item("m", "m", 8, 8, "i.png", "k.png")
+    store.add_mural("m", "m", 8, 8, "i.png", "k.png")
     for system in ("telea", "biharmonic"):
         store.add_candidate("m", system, f"{system}.png", {})
     pair = store.issue_pair("ana", np.random.default_rng(0))
     store.record_vote(pair.pair_id, "ana", "left")
     store.db.conn.close()
     old = sqlite3.connect(path)
-    old.executescript("DROP TABLE skips; DROP TABLE sessions; ALTER TABLE pairs DROP COLUMN skipped_at; "
-                      "UPDATE meta SET value = '1';")
+    old.executescript(back_to_schema_1())
     old.close()
     upgraded = Store(path)
-    assert upgraded.schema_version() == 2 and len(upgraded.votes()) == 1
+    assert upgraded.schema_version() == SCHEMA_VERSION == 3 and len(upgraded.votes()) == 1
+    tables = set(upgraded.db.table_names())
+    assert "murals" in tables and "items" not in tables
+    assert upgraded.mural("m")["name"] == "m" and upgraded.candidate_systems("m") == {"telea", "biharmonic"}
+    assert upgraded.votes()[0]["mural_id"] == "m"
+    assert not list(upgraded.db.query("PRAGMA foreign_key_check"))
+    references = {row["table"] for table in ("candidates", "pairs", "captions")
+                  for row in upgraded.db.query(f"PRAGMA foreign_key_list({table})")}
+    assert references <= {"murals", "captions"}  # the foreign keys followed the rename
+    indexes = {row["name"] for row in upgraded.db.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "idx_candidates_mural_id_system" in indexes and not [i for i in indexes if "item_id" in i]
+    with pytest.raises(sqlite3.IntegrityError):  # the unique index still holds under its new name
+        upgraded.db.execute("INSERT INTO candidates (id, mural_id, system) VALUES ('x', 'm', 'telea')")
     backup = sqlite3.connect(tmp_path / "study.db.schema1.bak")
     assert backup.execute("SELECT value FROM meta").fetchone()[0] == "1"
     assert backup.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == 1
@@ -80,14 +91,15 @@ def test_another_schema_is_refused_before_first_use(tmp_path):
         Store(foreign)
     assert "not a MuralXGAN database" in _one_line(raised.value, foreign) and "customers" in str(raised.value)
     assert _digest(foreign) == before
-    # ours in name only: version 2 recorded but a column the code needs is missing (was "no such column" at use)
+    # ours in name only: the version recorded but a column the code needs is missing (was "no such column" at use)
     broken = tmp_path / "broken.db"
     Store(broken).db.conn.close()
     connection = sqlite3.connect(broken)
     connection.execute("ALTER TABLE votes DROP COLUMN outcome")
     connection.commit()
     connection.close()
-    with pytest.raises(StoreError, match=r"not the MuralXGAN schema 2 it claims to be \(table votes lacks outcome\)"):
+    claimed = rf"not the MuralXGAN schema {SCHEMA_VERSION} it claims to be \(table votes lacks outcome\)"
+    with pytest.raises(StoreError, match=claimed):
         Store(broken)
 
 
@@ -137,7 +149,7 @@ def test_python_app_py_with_a_newer_database_exits_2_with_one_line(tmp_path):
     path = tmp_path / "future.db"
     Store(path).db.conn.close()
     future = sqlite3.connect(path)
-    future.execute("UPDATE meta SET value = '3'")
+    future.execute(f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}'")
     future.commit()
     future.close()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MURALXGAN_DB": str(path),

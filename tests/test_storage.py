@@ -64,7 +64,7 @@ def test_the_served_app_deletes_what_it_sent_once_the_cache_time_has_passed(tmp_
 
     monkeypatch.setenv("MURALXGAN_CACHE_MINUTES", str(2 / 60))  # 2 s
     logins = {"ana": "ana-pw", "ben": "ben-pw", "cy": "cy-pw"}
-    settings = AppSettings(db_path=tmp_path / "s.db", logins=logins, arena_systems=("telea", "biharmonic"),
+    settings = AppSettings(db_path=tmp_path / "s.db", logins=logins, blind_systems=("telea", "biharmonic"),
                            review_sources=(str(write_collection(tmp_path / "murals", count=10)),))  # 10 pairs each
     context = create_context(settings)
     assert context.worker.idle.wait(120)
@@ -79,11 +79,11 @@ def test_the_served_app_deletes_what_it_sent_once_the_cache_time_has_passed(tmp_
                             headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookie.items())})
             end = time.monotonic() + 8
             while time.monotonic() < end:
-                shown = client.predict(api_name="/arena_next")
+                shown = client.predict(api_name="/blind_next")
                 if not shown[0]:  # every restoration seen (each is shown to a rater once)
                     break
                 sent.extend(Path(image["path"]) for image in shown[:3])
-                client.predict("-", "-", "", api_name="/arena_vote_tie")
+                client.predict("-", "-", "", api_name="/blind_vote_tie")
         except Exception as error:
             errors.append(error)
 

@@ -13,7 +13,7 @@ from mural_inpaint.review.store import Store
 def store(tmp_path):
     store = Store(tmp_path / "db" / "test.db")
     for item in ("m1", "m2"):
-        store.add_item(item, item, 64, 64, f"/x/{item}.png", f"/x/{item}-mask.png")
+        store.add_mural(item, item, 64, 64, f"/x/{item}.png", f"/x/{item}-mask.png")
         for system in ("telea", "biharmonic", "muralxgan"):
             store.add_candidate(item, system, f"/x/{item}-{system}.png", {"restorer": system})
     return store
@@ -22,7 +22,7 @@ def store(tmp_path):
 def test_schema_is_created_in_wal_mode_and_migrations_are_idempotent(store):
     assert store.db.journal_mode == "wal"
     Store(store.path)  # a second start migrates nothing and loses nothing
-    assert {"items", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters", "meta"} <= set(
+    assert {"murals", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters", "meta"} <= set(
         store.db.table_names())
     assert store.db["candidates"].count == 6
 
@@ -68,7 +68,7 @@ def test_pair_drawing_favours_the_least_voted_and_shows_a_rater_each_restoration
             if pair is None:
                 break
             revealed = store.record_vote(pair.pair_id, rater, "tie")
-            drawn.append((pair.item_id, *sorted((revealed["left_system"], revealed["right_system"]))))
+            drawn.append((pair.mural_id, *sorted((revealed["left_system"], revealed["right_system"]))))
             shown.setdefault(rater, []).extend((pair.left_id, pair.right_id))
     assert len(drawn) == len(set(drawn)) == 6  # 2 items x 3 system pairs: each drawn once before any repeats
     assert all(len(ids) == len(set(ids)) == 4 for ids in shown.values()) and len(shown) == 3
@@ -103,7 +103,7 @@ def _vote_many(path, rater, count):
 
 def test_concurrent_writers_lose_nothing(store):
     for item in range(15):  # enough restorations for 15 votes by each rater, who sees each one once
-        store.add_item(f"c{item}", f"c{item}", 64, 64, f"/x/c{item}.png", f"/x/c{item}-mask.png")
+        store.add_mural(f"c{item}", f"c{item}", 64, 64, f"/x/c{item}.png", f"/x/c{item}-mask.png")
         for system in ("telea", "biharmonic"):
             store.add_candidate(f"c{item}", system, f"/x/c{item}-{system}.png", {"restorer": system})
     threads = [threading.Thread(target=_vote_many, args=(store.path, f"t{i}", 15)) for i in range(4)]

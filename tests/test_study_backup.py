@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mural_inpaint.app.arena_logic import cast_vote, next_pair
+from mural_inpaint.app.blind_logic import cast_vote, next_pair
 from mural_inpaint.app.catalogue import fill_candidates, import_collection
 from mural_inpaint.app.context import create_context, pipeline_for, shared_captioner
 from mural_inpaint.app.review_logic import decide, review_view
@@ -24,16 +24,16 @@ SYSTEMS = ("telea", "biharmonic")
 
 def study_settings(root: Path, **backup) -> AppSettings:
     return AppSettings(db_path=root / "server" / "study.db", logins=LOGINS, admins=frozenset({"alice"}),
-                       arena_systems=SYSTEMS, **backup)
+                       blind_systems=SYSTEMS, **backup)
 
 
 def run_a_study(settings: AppSettings, murals: Path, hf_api=None):
     """A study with murals, candidates, one review decision and three votes; returns (context, votes cast)."""
     context = create_context(settings, start_worker=False, hf_api=hf_api)
     import_collection(context.store, settings.files, str(write_collection(murals)), 10, shared_captioner())
-    for item in context.store.items():
+    for item in context.store.murals():
         fill_candidates(context.store, settings.files, item["id"], SYSTEMS, pipeline_for)
-    decide(context, "alice", context.store.items()[0]["id"], "Flaking in the robe.", "approved")
+    decide(context, "alice", context.store.murals()[0]["id"], "Flaking in the robe.", "approved")
     rng = np.random.default_rng(0)
     for rater in ("alice", "bob", "alice"):
         cast_vote(context, rater, next_pair(context, rater, rng).pair_id, "left")
@@ -78,8 +78,8 @@ def test_restart_from_a_folder_backup_with_the_files_folder_gone(tmp_path):
     assert any(note.startswith("restored the database and ") for note in fresh.notes), fresh.notes
     assert len(fresh.store.votes()) == len(votes) + 1
     assert all(Path(item["image_path"]).is_file() and Path(item["image_path"]).is_relative_to(settings.files)
-               for item in fresh.store.items())
-    assert fresh.store.latest_approved_text(fresh.store.items()[0]["id"]) == "Flaking in the robe."
+               for item in fresh.store.murals())
+    assert fresh.store.latest_approved_text(fresh.store.murals()[0]["id"]) == "Flaking in the robe."
     next_pair(fresh, "carol", np.random.default_rng(3))
     fresh.close()
 
@@ -172,5 +172,5 @@ def test_an_unreachable_hub_leaves_an_empty_study_that_still_runs(tmp_path):
     assert any("no backup restored from the Hub dataset lab/mural-study (ConnectionError); starting with an "
                "empty database" in note for note in context.notes), context.notes
     assert any("study backups to lab/mural-study are off" in note for note in context.notes)
-    assert context.store.items() == []
+    assert context.store.murals() == []
     context.close()

@@ -27,7 +27,7 @@ def photo_editor(tmp_path_factory):
     from mural_inpaint.app.settings import AppSettings
 
     root = tmp_path_factory.mktemp("editor")
-    context = create_context(AppSettings(db_path=root / "a.db", arena_systems=("telea",)), start_worker=False)
+    context = create_context(AppSettings(db_path=root / "a.db", blind_systems=("telea",)), start_worker=False)
     demo = build_app(context)
     yield next(b for b in demo.blocks.values() if getattr(b, "label", "") == EDITOR_LABEL)
     context.close()

@@ -10,8 +10,8 @@ def build_app(context=None):
     environment (see :mod:`mural_inpaint.app.settings`)."""
     import gradio as gr
 
-    from mural_inpaint.app.arena_tab import build_arena_tab
     from mural_inpaint.app.auth import current_user
+    from mural_inpaint.app.blind_tab import build_blind_tab
     from mural_inpaint.app.context import create_context
     from mural_inpaint.app.feedback import header
     from mural_inpaint.app.leaderboard_tab import build_leaderboard_tab
@@ -37,7 +37,7 @@ def build_app(context=None):
         with gr.Tab("Restore"):
             build_restore_tab(context)
         tabs = []
-        for title, build in (("Caption review", build_review_tab), ("Blind A/B", build_arena_tab),
+        for title, build in (("Caption review", build_review_tab), ("Blind A/B", build_blind_tab),
                              ("Leaderboard", build_leaderboard_tab)):
             with gr.Tab(title) as tab:
                 tabs.append((tab, build(context)))

@@ -37,8 +37,15 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_NAME = "muralxgan.db"
 MANIFEST_NAME = "manifest.json"
 FILES = "files"
-#: (table, column) of every file path the database holds.
-PATH_COLUMNS = (("items", "image_path"), ("items", "mask_path"), ("candidates", "image_path"))
+#: (table, column) of every file path the database holds; the murals' table was ``items`` before schema 3, and a
+#: backup may be older than this code (the store migrates it once it opens the file)
+PATH_COLUMNS = (("murals", "image_path"), ("murals", "mask_path"), ("candidates", "image_path"))
+
+
+def _path_columns(connection: sqlite3.Connection) -> list[tuple[str, str]]:
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    murals = "murals" if "murals" in tables else "items"
+    return [(murals if table == "murals" else table, column) for table, column in PATH_COLUMNS]
 
 
 def sha256_of(path: Path) -> str:
@@ -58,7 +65,7 @@ def relative_name(path: str, files_dir: Path) -> str:
 
 
 def _referenced(connection: sqlite3.Connection) -> list[str]:
-    return sorted({row[0] for table, column in PATH_COLUMNS
+    return sorted({row[0] for table, column in _path_columns(connection)
                    for row in connection.execute(f"SELECT {column} FROM {table}")  # fixed names
                    if row[0]})
 
@@ -70,7 +77,7 @@ def _rewrite_paths(database: Path, rename: Callable[[str], str]) -> list[str]:
     try:
         connection.execute("PRAGMA journal_mode = DELETE")
         with connection:
-            for table, column in PATH_COLUMNS:
+            for table, column in _path_columns(connection):
                 rows = connection.execute(f"SELECT rowid, {column} FROM {table}").fetchall()  # fixed names
                 connection.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
                                        [(rename(old), rowid) for rowid, old in rows if old])

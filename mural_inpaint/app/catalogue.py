@@ -26,7 +26,7 @@ from mural_inpaint.text.captioners import Captioner
 from mural_inpaint.visuals import with_hole_shown
 
 
-def mural_id(image: np.ndarray, mask: np.ndarray) -> str:
+def mural_fingerprint(image: np.ndarray, mask: np.ndarray) -> str:
     """Stable id of (uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask): the same mural and damage, the same item."""
     digest = hashlib.sha256()
     digest.update(np.asarray(image.shape, np.int64).tobytes())
@@ -37,20 +37,20 @@ def mural_id(image: np.ndarray, mask: np.ndarray) -> str:
 
 def add_mural(store: Store, files: Path, image: np.ndarray, mask: np.ndarray, name: str, source: str,
               captioner: Captioner) -> tuple[str, bool]:
-    """Store a damaged mural (image + mask PNGs under ``files/items``) with the machine's draft description.
+    """Store a damaged mural (image + mask PNGs under ``files/murals``) with the machine's draft description.
 
     Returns (item id, whether it was new); a mural already stored is left as it is.
     """
-    item_id = mural_id(image, mask)
-    if store.item(item_id) is not None:
-        return item_id, False
-    folder = files / "items"
-    image_path = save_png(image, folder / f"{item_id}.png")
-    mask_path = save_png(mask, folder / f"{item_id}-mask.png")
+    mural_id = mural_fingerprint(image, mask)
+    if store.mural(mural_id) is not None:
+        return mural_id, False
+    folder = files / "murals"
+    image_path = save_png(image, folder / f"{mural_id}.png")
+    mask_path = save_png(mask, folder / f"{mural_id}-mask.png")
     draft = captioner.caption(image, mask)
-    store.add_item(item_id, name, int(image.shape[1]), int(image.shape[0]), str(image_path), str(mask_path), source)
-    store.add_caption(item_id, draft.captioner, draft.text)
-    return item_id, True
+    store.add_mural(mural_id, name, int(image.shape[1]), int(image.shape[0]), str(image_path), str(mask_path), source)
+    store.add_caption(mural_id, draft.captioner, draft.text)
+    return mural_id, True
 
 
 def source_name(source: str | Path) -> str:
@@ -118,40 +118,40 @@ def damage_view(item: dict) -> str:
     return str(path)
 
 
-def caption_for_restoring(store: Store, item_id: str) -> tuple[str, str]:
+def caption_for_restoring(store: Store, mural_id: str) -> tuple[str, str]:
     """(text, who wrote it): the latest approved expert text, else the machine draft."""
-    approved = store.latest_approved_text(item_id)
+    approved = store.latest_approved_text(mural_id)
     if approved is not None:
         return approved, "expert"
-    draft = store.latest_caption(item_id)
+    draft = store.latest_caption(mural_id)
     return (draft["text"], draft["captioner"]) if draft else ("", "none")
 
 
-def add_candidate_file(store: Store, files: Path, item_id: str, system: str, restored: np.ndarray,
+def add_candidate_file(store: Store, files: Path, mural_id: str, system: str, restored: np.ndarray,
                        provenance: dict) -> str:
     """Store one restoration under a random file name; returns the candidate id (existing one if already there)."""
     path = save_png(restored, files / "candidates" / f"{secrets.token_urlsafe(12)}.png")
-    candidate_id = store.add_candidate(item_id, system, str(path), provenance)
+    candidate_id = store.add_candidate(mural_id, system, str(path), provenance)
     if store.candidate(candidate_id)["image_path"] != str(path):
         path.unlink(missing_ok=True)  # another worker stored it first
     return candidate_id
 
 
-def fill_candidates(store: Store, files: Path, item_id: str, systems: tuple[str, ...],
+def fill_candidates(store: Store, files: Path, mural_id: str, systems: tuple[str, ...],
                     pipeline_for: Callable[[str], RestorationPipeline],
                     failed: dict[tuple[str, str], str] | None = None) -> int:
-    """Restore ``item_id`` with every system that has no candidate for it yet; returns how many were added.
+    """Restore ``mural_id`` with every system that has no candidate for it yet; returns how many were added.
 
     With ``failed`` (a dict the caller keeps), a system that fails is recorded there as ``(item, system): error`` and
     not tried again, and the other systems still run; without it the first failure is raised.
     """
-    missing = [system for system in systems if system not in store.candidate_systems(item_id)
-               and (failed is None or (item_id, system) not in failed)]
+    missing = [system for system in systems if system not in store.candidate_systems(mural_id)
+               and (failed is None or (mural_id, system) not in failed)]
     if not missing:
         return 0
-    item = store.item(item_id)
+    item = store.mural(mural_id)
     image, mask = load_stored(item)
-    caption, caption_source = caption_for_restoring(store, item_id)
+    caption, caption_source = caption_for_restoring(store, mural_id)
     added = 0
     for system in missing:
         try:
@@ -159,9 +159,9 @@ def fill_candidates(store: Store, files: Path, item_id: str, systems: tuple[str,
         except MuralXGANError as error:
             if failed is None:
                 raise
-            failed[item_id, system] = str(error)
+            failed[mural_id, system] = str(error)
             continue
-        add_candidate_file(store, files, item_id, system, result.image, result.provenance)
+        add_candidate_file(store, files, mural_id, system, result.image, result.provenance)
         added += 1
     return added
 
@@ -215,7 +215,7 @@ class CatalogueWorker:
     def fill_all(self) -> int:
         """One pass over every mural: compute the candidates still missing; returns how many were added."""
         added = 0
-        for item in self.store.items():
+        for item in self.store.murals():
             if self._stop.is_set():
                 break
             known = set(self.failed)

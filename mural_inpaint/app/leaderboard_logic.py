@@ -36,7 +36,7 @@ _OUTCOME = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
 def stored_votes(context: AppContext) -> list[Vote]:
     """Store rows (in the order cast) -> :class:`~mural_inpaint.review.ratings.Vote` (a = the system shown left)."""
-    return [Vote(v["left_system"], v["right_system"], _OUTCOME[v["outcome"]], v["item_id"], v["rater"])
+    return [Vote(v["left_system"], v["right_system"], _OUTCOME[v["outcome"]], v["mural_id"], v["rater"])
             for v in context.store.votes()]
 
 

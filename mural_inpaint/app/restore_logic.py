@@ -201,11 +201,11 @@ def remember_restoration(context: AppContext, image: np.ndarray, result: Restora
     if joins_study(context, user, result.mask) is not None:
         return None
     captioner = shared_captioner()
-    item_id, _ = add_mural(context.store, context.settings.files, image, result.mask, name,
+    mural_id, _ = add_mural(context.store, context.settings.files, image, result.mask, name,
                            f"restored in the app by {user}", captioner)
     system = result.provenance.get("restorer", "")
-    if system in context.systems and system not in context.store.candidate_systems(item_id):
-        add_candidate_file(context.store, context.settings.files, item_id, system, result.image, result.provenance)
+    if system in context.systems and system not in context.store.candidate_systems(mural_id):
+        add_candidate_file(context.store, context.settings.files, mural_id, system, result.image, result.provenance)
     if context.worker is not None:
         context.worker.wake()
-    return item_id
+    return mural_id

@@ -23,7 +23,7 @@ class ReviewView:
     position: int
     total: int
     reviewed: int
-    item_id: str
+    mural_id: str
     name: str
     image: str  # PNG under a fresh random name: the mural with its damage painted magenta
     draft: str
@@ -52,10 +52,10 @@ def review_view(context: AppContext, position: int) -> ReviewView | None:
                       row["draft"], row["captioner"], row["final_text"] or row["draft"], history)
 
 
-def position_of(context: AppContext, item_id: str, fallback: int) -> int:
-    """Where ``item_id`` stands in the queue now (``fallback`` when it is not there)."""
+def position_of(context: AppContext, mural_id: str, fallback: int) -> int:
+    """Where ``mural_id`` stands in the queue now (``fallback`` when it is not there)."""
     ids = [row["id"] for row in context.store.review_queue()]
-    return ids.index(item_id) if item_id in ids else fallback
+    return ids.index(mural_id) if mural_id in ids else fallback
 
 
 def decision_note(view: ReviewView, decision: str) -> str:
@@ -71,17 +71,17 @@ def next_unreviewed(context: AppContext, position: int) -> int:
     return next((i for i in order if queue[i]["decision"] is None), position)
 
 
-def decide(context: AppContext, user: str, item_id: str, final_text: str, decision: str) -> int:
+def decide(context: AppContext, user: str, mural_id: str, final_text: str, decision: str) -> int:
     """Store one decision as a new row (never overwriting); ``user`` comes from the request, not the page."""
     if not user:
         raise InputError(SIGN_IN_TO_REVIEW)
-    if not item_id:
+    if not mural_id:
         raise InputError("There is no mural to review yet.")
     final_text = (final_text or "").strip()
     if decision == "approved" and not final_text:
         raise InputError("An approved description cannot be empty: write what the damage is, or reject the draft.")
     context.store.touch_rater(user, is_admin=context.is_admin(user))
-    return context.store.review_caption(item_id, user, final_text, decision)
+    return context.store.review_caption(mural_id, user, final_text, decision)
 
 
 def export_reviewed(context: AppContext, user: str) -> tuple[list[Path], str]:

@@ -23,7 +23,7 @@ HISTORY_COLUMNS = ["when (UTC)", "who", "decision", "description"]
 def build_review_tab(context: AppContext) -> tuple:
     """Build the tab inside the current Blocks; returns (fn, inputs, outputs) that load it when it is opened."""
     position = gr.State(0)
-    item_id = gr.State("")
+    mural_id = gr.State("")
     visitor_study = gr.Markdown(study_note(context.settings), visible=False)
     with gr.Row():
         heading = gr.Markdown("Loading the review queue...")
@@ -60,10 +60,10 @@ def build_review_tab(context: AppContext) -> tuple:
             empty = ("The review queue is empty: murals join it when signed-in users restore them in the Restore "
                      "tab, and from the collections this server was started with.")
             return empty, None, "", "", [], 0, "", message
-        return (view.heading, view.image, view.draft, view.text, view.history, view.position, view.item_id,
+        return (view.heading, view.image, view.draft, view.text, view.history, view.position, view.mural_id,
                 message)
 
-    outputs = [heading, image, draft, final, history, position, item_id, status]
+    outputs = [heading, image, draft, final, history, position, mural_id, status]
 
     def decided(decision: str):
         def handler(at: int, item: str, text: str, request: gr.Request, profile: gr.OAuthProfile | None = None):
@@ -89,9 +89,9 @@ def build_review_tab(context: AppContext) -> tuple:
     previous.click(lambda at: show(at - 1), position, outputs, api_name=False)
     following.click(lambda at: show(at + 1), position, outputs, api_name=False)
     unreviewed.click(lambda at: show(next_unreviewed(context, at)), position, outputs, api_name=False)
-    approve.click(decided("approved"), [position, item_id, final], outputs, api_name="review_approve",
+    approve.click(decided("approved"), [position, mural_id, final], outputs, api_name="review_approve",
                   concurrency_limit=DATABASE_EVENT_CONCURRENCY, show_progress_on=[status])
-    reject.click(decided("rejected"), [position, item_id, final], outputs, api_name="review_reject",
+    reject.click(decided("rejected"), [position, mural_id, final], outputs, api_name="review_reject",
                  concurrency_limit=DATABASE_EVENT_CONCURRENCY, show_progress_on=[status])
     export_button.click(export, None, [export_files, export_status], api_name="review_export",
                         show_progress_on=[export_status])

@@ -6,7 +6,7 @@
 | ``MURALXGAN_FILES`` | folder for stored murals, masks and rated restorations | ``<db name>-files`` beside the db |
 | ``MURALXGAN_REVIEW_DATA`` | comma-separated folders or Hub dataset ids to review and rate | none |
 | ``MURALXGAN_REVIEW_LIMIT`` | at most this many murals taken from each of those | ``100`` |
-| ``MURALXGAN_ARENA_SYSTEMS`` | restorers compared blind, comma-separated | both muralxgan ones + classical |
+| ``MURALXGAN_BLIND_SYSTEMS`` | restorers compared blind, comma-separated | both muralxgan ones + classical |
 | ``MURALXGAN_LOGINS`` | local logins, ``name:password`` pairs separated by commas | none |
 | ``MURALXGAN_LOGINS_FILE`` | file of ``name:password`` lines (``name:sha256:HEX`` for hashed passwords) | none |
 | ``MURALXGAN_ADMINS`` | comma-separated names allowed to export votes | none |
@@ -79,7 +79,7 @@ class AppSettings:
     files_dir: Path | None = None  # None: "<db stem>-files" beside the database
     review_sources: tuple[str, ...] = ()
     review_limit: int = 100
-    arena_systems: tuple[str, ...] = ()  # empty: the shipped model (when present) + the classical restorers
+    blind_systems: tuple[str, ...] = ()  # empty: the shipped model (when present) + the classical restorers
     logins: Mapping[str, str] = field(default_factory=dict)
     admins: frozenset[str] = frozenset()
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -145,7 +145,7 @@ class AppSettings:
             files_dir=Path(env["MURALXGAN_FILES"]) if env.get("MURALXGAN_FILES") else None,
             review_sources=_split(env.get("MURALXGAN_REVIEW_DATA")),
             review_limit=limit,
-            arena_systems=_split(env.get("MURALXGAN_ARENA_SYSTEMS")),
+            blind_systems=_split(env.get("MURALXGAN_BLIND_SYSTEMS")),
             logins=logins,
             admins=frozenset(_split(env.get("MURALXGAN_ADMINS"))),
             secret=secret.encode() if secret else secrets.token_bytes(32),
@@ -171,11 +171,11 @@ class AppSettings:
         from mural_inpaint.restorers import RESTORERS
         from mural_inpaint.restorers.base import GAN_RESTORERS
 
-        systems = self.arena_systems or (
+        systems = self.blind_systems or (
             (GAN_RESTORERS if default_restorer_name() == "muralxgan" else ()) + CLASSICAL_SYSTEMS)
         unknown = [s for s in systems if s not in RESTORERS.names()]
         if unknown:
-            raise InputError(f"MURALXGAN_ARENA_SYSTEMS names unknown restorers: {', '.join(unknown)} "
+            raise InputError(f"MURALXGAN_BLIND_SYSTEMS names unknown restorers: {', '.join(unknown)} "
                              f"(known: {', '.join(RESTORERS.names())}).")
         return systems
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from mural_inpaint.errors import InputError
 from mural_inpaint.review.store import Store
 
-CAPTION_FIELDS = ("item_id", "name", "image_path", "mask_path", "caption", "draft", "decision", "reviewer",
+CAPTION_FIELDS = ("mural_id", "name", "image_path", "mask_path", "caption", "draft", "decision", "reviewer",
                   "reviewed_at")
 
 
@@ -26,7 +26,7 @@ def reviewed_caption_rows(store: Store, approved_only: bool = True) -> list[dict
     for review in store.reviewed_captions():
         if approved_only and review["decision"] != "approved":
             continue
-        rows.append({"item_id": review["item_id"], "name": review["name"], "image_path": review["image_path"],
+        rows.append({"mural_id": review["mural_id"], "name": review["name"], "image_path": review["image_path"],
                      "mask_path": review["mask_path"], "caption": review["final_text"], "draft": review["draft"],
                      "decision": review["decision"], "reviewer": review["reviewer"],
                      "reviewed_at": review["created_at"]})
@@ -67,9 +67,9 @@ def export_captions_dataset(store: Store, folder: str | os.PathLike, push_to_hub
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-VOTE_FIELDS = ["id", "pair_id", "rater", "item_id", "left_system", "right_system", "outcome", "left_score",
+VOTE_FIELDS = ["id", "pair_id", "rater", "mural_id", "left_system", "right_system", "outcome", "left_score",
                "right_score", "comment", "created_at"]
-SKIP_FIELDS = ["id", "pair_id", "rater", "item_id", "reason", "detail", "created_at"]
+SKIP_FIELDS = ["id", "pair_id", "rater", "mural_id", "reason", "detail", "created_at"]
 
 
 def csv_safe(value):

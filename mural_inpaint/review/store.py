@@ -40,7 +40,7 @@ from sqlite_utils import Database
 from mural_inpaint.errors import InputError, MuralXGANError
 
 #: The schema this code writes; older files are migrated (:data:`MIGRATIONS`), newer ones refused.
-SCHEMA_VERSION = 2  # 1: the study; 2: pairs.skipped_at, skips, sessions
+SCHEMA_VERSION = 3  # 1: the study; 2: pairs.skipped_at, skips, sessions; 3: items -> murals
 OUTCOMES = ("left", "right", "tie", "both_bad")
 DECISIONS = ("approved", "rejected")
 
@@ -65,7 +65,7 @@ class IssuedPair:
     """What a rater is shown: a random pair id and two candidate ids, never the systems."""
 
     pair_id: str
-    item_id: str
+    mural_id: str
     left_id: str
     right_id: str
     reissued: bool = False  # the rater's open pair, shown again
@@ -94,6 +94,11 @@ SCHEMA_TABLES = {
                      "skips": {"id", "pair_id", "rater", "item_id", "reason", "detail", "created_at"},
                      "sessions": {"id", "name", "created_at", "expires_at", "revoked_at"}},
 }
+#: tables whose ``item_id`` column became ``mural_id`` at version 3
+_MURAL_COLUMN_TABLES = ("captions", "caption_reviews", "candidates", "pairs", "votes", "skips")
+SCHEMA_TABLES[3] = {("murals" if table == "items" else table):
+                    {("mural_id" if column == "item_id" else column) for column in columns}
+                    for table, columns in SCHEMA_TABLES[2].items()}
 
 
 def _schema_1(db: Database) -> None:
@@ -135,8 +140,20 @@ def _schema_2(db: Database) -> None:
     db["skips"].create_index(["pair_id"], unique=True, if_not_exists=True)
 
 
+def _schema_3(db: Database) -> None:
+    """One word per concept: the table of murals is ``murals`` and every reference to one ``mural_id``, as on the
+    page (SQLite carries the foreign keys and indexes along with a rename)."""
+    db.execute("ALTER TABLE items RENAME TO murals")
+    for table in _MURAL_COLUMN_TABLES:
+        db.execute(f"ALTER TABLE {table} RENAME COLUMN item_id TO mural_id")  # fixed names
+    for table, columns, unique in (("candidates", ["mural_id", "system"], True),
+                                   ("caption_reviews", ["mural_id", "created_at"], False)):
+        db.execute(f"DROP INDEX IF EXISTS idx_{table}_item_id_{columns[1]}")  # the indexes keep their old names
+        db[table].create_index(columns, unique=unique, if_not_exists=True)
+
+
 #: Migration to each version from the one before; a file is brought up one step at a time, each step one transaction.
-MIGRATIONS = {1: _schema_1, 2: _schema_2}
+MIGRATIONS = {1: _schema_1, 2: _schema_2, 3: _schema_3}
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1)) == sorted(SCHEMA_TABLES)
 
 _WHAT_TO_DO = "point MURALXGAN_DB at another file, or move this one away to start an empty study"
@@ -264,7 +281,7 @@ class Store:
             db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
         return found
 
-    # ----------------------------------------------------------------------------------------------- raters, items
+    # ----------------------------------------------------------------------------------------------- raters, murals
     def touch_rater(self, name: str, is_admin: bool = False) -> None:
         with self.writing() as db:
             db.execute("INSERT INTO raters (name, first_seen, is_admin) VALUES (?, ?, ?) "
@@ -274,81 +291,81 @@ class Store:
         rows = list(self.db.query("SELECT is_admin FROM raters WHERE name = ?", [name]))
         return bool(rows and rows[0]["is_admin"])
 
-    def add_item(self, item_id: str, name: str, width: int, height: int, image_path: str, mask_path: str,
+    def add_mural(self, mural_id: str, name: str, width: int, height: int, image_path: str, mask_path: str,
                  source: str = "") -> str:
         with self.writing():
-            self.db["items"].insert({"id": item_id, "name": name, "width": width, "height": height,
+            self.db["murals"].insert({"id": mural_id, "name": name, "width": width, "height": height,
                                      "image_path": image_path, "mask_path": mask_path, "source": source,
                                      "created_at": now()}, ignore=True)
-        return item_id
+        return mural_id
 
-    def item(self, item_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM items WHERE id = ?", [item_id]))
+    def mural(self, mural_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM murals WHERE id = ?", [mural_id]))
         return rows[0] if rows else None
 
-    def items(self) -> list[dict]:
-        return list(self.db.query("SELECT * FROM items ORDER BY created_at, id"))
+    def murals(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM murals ORDER BY created_at, id"))
 
     def review_queue(self) -> list[dict]:
-        """Items with a machine caption, oldest first, each with its latest caption and latest decision (or None)."""
+        """Murals with a machine caption, oldest first, each with its latest caption and latest decision (or None)."""
         return list(self.db.query(
             "SELECT i.id, i.name, i.image_path, i.mask_path, i.source, c.text AS draft, c.captioner, "
-            "r.decision, r.final_text, r.reviewer, r.created_at AS reviewed_at FROM items i "
-            "JOIN captions c ON c.id = (SELECT MAX(id) FROM captions WHERE item_id = i.id) "
-            "LEFT JOIN caption_reviews r ON r.id = (SELECT MAX(id) FROM caption_reviews WHERE item_id = i.id) "
+            "r.decision, r.final_text, r.reviewer, r.created_at AS reviewed_at FROM murals i "
+            "JOIN captions c ON c.id = (SELECT MAX(id) FROM captions WHERE mural_id = i.id) "
+            "LEFT JOIN caption_reviews r ON r.id = (SELECT MAX(id) FROM caption_reviews WHERE mural_id = i.id) "
             "ORDER BY i.created_at, i.id"))
 
     # ---------------------------------------------------------------------------------------------------- captions
-    def add_caption(self, item_id: str, captioner: str, text: str) -> int:
+    def add_caption(self, mural_id: str, captioner: str, text: str) -> int:
         with self.writing():
-            return self.db["captions"].insert({"item_id": item_id, "captioner": captioner, "text": text,
+            return self.db["captions"].insert({"mural_id": mural_id, "captioner": captioner, "text": text,
                                                "created_at": now()}).last_pk
 
-    def review_caption(self, item_id: str, reviewer: str, final_text: str, decision: str) -> int:
-        """Append a decision on the item's latest machine caption; earlier decisions stay untouched."""
+    def review_caption(self, mural_id: str, reviewer: str, final_text: str, decision: str) -> int:
+        """Append a decision on the mural's latest machine caption; earlier decisions stay untouched."""
         if decision not in DECISIONS:
             raise InputError(f"A review decision is one of {', '.join(DECISIONS)}, not {decision!r}.")
-        draft = self.latest_caption(item_id)
+        draft = self.latest_caption(mural_id)
         if draft is None:
-            raise InputError(f"No caption to review for item {item_id!r}.")
+            raise InputError(f"No caption to review for mural {mural_id!r}.")
         with self.writing():
             return self.db["caption_reviews"].insert({
-                "item_id": item_id, "caption_id": draft["id"], "reviewer": reviewer, "draft": draft["text"],
+                "mural_id": mural_id, "caption_id": draft["id"], "reviewer": reviewer, "draft": draft["text"],
                 "final_text": final_text, "decision": decision, "created_at": now()}).last_pk
 
-    def latest_caption(self, item_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM captions WHERE item_id = ? ORDER BY id DESC LIMIT 1", [item_id]))
+    def latest_caption(self, mural_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM captions WHERE mural_id = ? ORDER BY id DESC LIMIT 1", [mural_id]))
         return rows[0] if rows else None
 
-    def latest_approved_text(self, item_id: str) -> str | None:
-        rows = list(self.db.query("SELECT final_text FROM caption_reviews WHERE item_id = ? AND decision = 'approved' "
-                                  "ORDER BY id DESC LIMIT 1", [item_id]))
+    def latest_approved_text(self, mural_id: str) -> str | None:
+        rows = list(self.db.query("SELECT final_text FROM caption_reviews WHERE mural_id = ? AND decision = 'approved' "
+                                  "ORDER BY id DESC LIMIT 1", [mural_id]))
         return rows[0]["final_text"] if rows else None
 
-    def review_history(self, item_id: str) -> list[dict]:
-        return list(self.db.query("SELECT * FROM caption_reviews WHERE item_id = ? ORDER BY id", [item_id]))
+    def review_history(self, mural_id: str) -> list[dict]:
+        return list(self.db.query("SELECT * FROM caption_reviews WHERE mural_id = ? ORDER BY id", [mural_id]))
 
     def review_progress(self) -> tuple[int, int]:
-        """(items with at least one review, items with a caption)."""
-        reviewed = next(self.db.query("SELECT COUNT(DISTINCT item_id) AS n FROM caption_reviews"))["n"]
-        total = next(self.db.query("SELECT COUNT(DISTINCT item_id) AS n FROM captions"))["n"]
+        """(murals with at least one review, murals with a caption)."""
+        reviewed = next(self.db.query("SELECT COUNT(DISTINCT mural_id) AS n FROM caption_reviews"))["n"]
+        total = next(self.db.query("SELECT COUNT(DISTINCT mural_id) AS n FROM captions"))["n"]
         return reviewed, total
 
     def reviewed_captions(self) -> list[dict]:
-        """The latest decision per item, joined with the item (for JSONL / datasets export)."""
+        """The latest decision per mural, joined with the mural (for JSONL / datasets export)."""
         return list(self.db.query(
-            "SELECT r.*, i.name, i.image_path, i.mask_path FROM caption_reviews r JOIN items i ON i.id = r.item_id "
-            "WHERE r.id IN (SELECT MAX(id) FROM caption_reviews GROUP BY item_id) ORDER BY r.item_id"))
+            "SELECT r.*, i.name, i.image_path, i.mask_path FROM caption_reviews r JOIN murals i ON i.id = r.mural_id "
+            "WHERE r.id IN (SELECT MAX(id) FROM caption_reviews GROUP BY mural_id) ORDER BY r.mural_id"))
 
     # ------------------------------------------------------------------------------------------- blind A/B rating
-    def add_candidate(self, item_id: str, system: str, image_path: str, provenance: dict) -> str:
-        """Cache one restoration of an item; returns its random id (the only name the page ever sees)."""
+    def add_candidate(self, mural_id: str, system: str, image_path: str, provenance: dict) -> str:
+        """Cache one restoration of a mural; returns its random id (the only name the page ever sees)."""
         with self.writing() as db:  # check and insert under one lock: two workers cannot both add it
-            existing = list(db.query("SELECT id FROM candidates WHERE item_id = ? AND system = ?", [item_id, system]))
+            existing = list(db.query("SELECT id FROM candidates WHERE mural_id = ? AND system = ?", [mural_id, system]))
             if existing:
                 return existing[0]["id"]
             candidate_id = secrets.token_urlsafe(12)
-            db["candidates"].insert({"id": candidate_id, "item_id": item_id, "system": system,
+            db["candidates"].insert({"id": candidate_id, "mural_id": mural_id, "system": system,
                                      "image_path": image_path, "provenance": json.dumps(provenance, default=str),
                                      "created_at": now()})
         return candidate_id
@@ -360,7 +377,7 @@ class Store:
         Never a candidate shown to the rater before (:meth:`shown_candidates`): once a vote has named its system, its
         pixels would tell the rater a side of the next pair it is in.  So each rater judges every restoration at
         most once (with k systems, k // 2 pairs per mural), and only new murals or systems give them more.
-        Preference among new pairs, in order: the (item, system pair) with the fewest votes, then the item with the
+        Preference among new pairs, in order: the (mural, system pair) with the fewest votes, then the mural with the
         fewest votes; ties broken at random.
         """
         waiting = self.open_pair(rater)
@@ -372,36 +389,36 @@ class Store:
                 return waiting
             pair = self._new_pair(rater, rng, systems)
             if pair is not None:
-                db["pairs"].insert({"id": pair.pair_id, "item_id": pair.item_id, "left_id": pair.left_id,
+                db["pairs"].insert({"id": pair.pair_id, "mural_id": pair.mural_id, "left_id": pair.left_id,
                                     "right_id": pair.right_id, "rater": rater, "issued_at": now(), "voted_at": None})
         return pair
 
     def _new_pair(self, rater: str, rng, systems: tuple[str, ...] | None) -> IssuedPair | None:
         """Draw a pair of candidates unseen by ``rater`` (see :meth:`issue_pair`), or None."""
         seen = self.shown_candidates(rater)
-        candidates = [c for c in self.db.query("SELECT id, item_id, system FROM candidates ORDER BY item_id, system")
+        candidates = [c for c in self.db.query("SELECT id, mural_id, system FROM candidates ORDER BY mural_id, system")
                       if (systems is None or c["system"] in systems) and c["id"] not in seen]
-        per_item, per_pair = {}, {}
-        for vote in self.db.query("SELECT item_id, left_system, right_system FROM votes"):
-            per_item[vote["item_id"]] = per_item.get(vote["item_id"], 0) + 1
-            key = (vote["item_id"], *sorted((vote["left_system"], vote["right_system"])))
+        per_mural, per_pair = {}, {}
+        for vote in self.db.query("SELECT mural_id, left_system, right_system FROM votes"):
+            per_mural[vote["mural_id"]] = per_mural.get(vote["mural_id"], 0) + 1
+            key = (vote["mural_id"], *sorted((vote["left_system"], vote["right_system"])))
             per_pair[key] = per_pair.get(key, 0) + 1
-        by_item: dict[str, list[dict]] = {}
+        by_mural: dict[str, list[dict]] = {}
         for candidate in candidates:
-            by_item.setdefault(candidate["item_id"], []).append(candidate)
+            by_mural.setdefault(candidate["mural_id"], []).append(candidate)
         options = []
-        for item_id, group in by_item.items():
+        for mural_id, group in by_mural.items():
             for i in range(len(group)):
                 for j in range(i + 1, len(group)):
-                    key = (item_id, *sorted((group[i]["system"], group[j]["system"])))
-                    options.append(((per_pair.get(key, 0), per_item.get(item_id, 0)), group[i], group[j]))
+                    key = (mural_id, *sorted((group[i]["system"], group[j]["system"])))
+                    options.append(((per_pair.get(key, 0), per_mural.get(mural_id, 0)), group[i], group[j]))
         if not options:
             return None
         fewest = min(o[0] for o in options)
         least_voted = [option for option in options if option[0] == fewest]
         _, first, second = least_voted[int(rng.integers(len(least_voted)))]
         left, right = (first, second) if rng.random() < 0.5 else (second, first)
-        return IssuedPair(secrets.token_urlsafe(16), first["item_id"], left["id"], right["id"])
+        return IssuedPair(secrets.token_urlsafe(16), first["mural_id"], left["id"], right["id"])
 
     def shown_candidates(self, rater: str) -> set[str]:
         """Ids of every candidate in a pair issued to ``rater`` (answered or not: a pair that could not be shown is
@@ -419,7 +436,7 @@ class Store:
         if not rows:
             return None
         row = rows[0]
-        return IssuedPair(row["id"], row["item_id"], row["left_id"], row["right_id"], reissued=True)
+        return IssuedPair(row["id"], row["mural_id"], row["left_id"], row["right_id"], reissued=True)
 
     def withdraw_pair(self, pair_id: str, rater: str) -> None:
         """Forget an unanswered pair that could not be shown (no row is left for a pair nobody saw)."""
@@ -455,12 +472,12 @@ class Store:
                                  [now(), pair_id, rater, rater]).rowcount
             if claimed == 1:
                 pair = next(db.query(
-                    "SELECT p.item_id, l.system AS left_system, r.system AS right_system FROM pairs p "
+                    "SELECT p.mural_id, l.system AS left_system, r.system AS right_system FROM pairs p "
                     "JOIN candidates l ON l.id = p.left_id JOIN candidates r ON r.id = p.right_id WHERE p.id = ?",
                     [pair_id]))
-                db.execute("INSERT INTO votes (pair_id, rater, item_id, left_system, right_system, outcome, "
+                db.execute("INSERT INTO votes (pair_id, rater, mural_id, left_system, right_system, outcome, "
                            "left_score, right_score, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [pair_id, rater, pair["item_id"], pair["left_system"], pair["right_system"], outcome,
+                           [pair_id, rater, pair["mural_id"], pair["left_system"], pair["right_system"], outcome,
                             left_score, right_score, comment, now()])
         if claimed != 1:
             raise self._why_not_open(pair_id, rater)
@@ -487,9 +504,9 @@ class Store:
                                  f"AND skipped_at IS NULL AND id = {self._LATEST}",
                                  [now(), pair_id, rater, rater]).rowcount
             if claimed == 1:
-                item_id = next(db.query("SELECT item_id FROM pairs WHERE id = ?", [pair_id]))["item_id"]
-                db.execute("INSERT INTO skips (pair_id, rater, item_id, reason, detail, created_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", [pair_id, rater, item_id, reason, (detail or "").strip(),
+                mural_id = next(db.query("SELECT mural_id FROM pairs WHERE id = ?", [pair_id]))["mural_id"]
+                db.execute("INSERT INTO skips (pair_id, rater, mural_id, reason, detail, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", [pair_id, rater, mural_id, reason, (detail or "").strip(),
                                                          now()])
         if claimed != 1:
             raise self._why_not_open(pair_id, rater)
@@ -506,18 +523,18 @@ class Store:
         rows = list(self.db.query("SELECT * FROM candidates WHERE id = ?", [candidate_id]))
         return rows[0] if rows else None
 
-    def candidates_of(self, item_id: str) -> list[dict]:
-        return list(self.db.query("SELECT * FROM candidates WHERE item_id = ? ORDER BY system", [item_id]))
+    def candidates_of(self, mural_id: str) -> list[dict]:
+        return list(self.db.query("SELECT * FROM candidates WHERE mural_id = ? ORDER BY system", [mural_id]))
 
-    def candidate_systems(self, item_id: str) -> set[str]:
-        return {r["system"] for r in self.db.query("SELECT system FROM candidates WHERE item_id = ?", [item_id])}
+    def candidate_systems(self, mural_id: str) -> set[str]:
+        return {r["system"] for r in self.db.query("SELECT system FROM candidates WHERE mural_id = ?", [mural_id])}
 
     def votes(self) -> list[dict]:
         return list(self.db.query("SELECT * FROM votes ORDER BY id"))
 
     def change_signature(self) -> tuple[int, ...]:
         """Row counts of every table plus votes cast: changes whenever anything is written (rows only ever grow)."""
-        tables = ("items", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters", "skips")
+        tables = ("murals", "captions", "caption_reviews", "candidates", "pairs", "votes", "raters", "skips")
         counts = [next(self.db.query(f"SELECT COUNT(*) AS n FROM [{table}]"))["n"] for table in tables]  # fixed names
         return (*counts, next(self.db.query("SELECT COUNT(voted_at) AS n FROM pairs"))["n"])
 

@@ -59,9 +59,9 @@ def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = 
     if pair is None:
         raise InputError(ALL_COMPARED if context.store.shown_candidates(user) else NOTHING_READY)
     try:
-        item = context.store.item(pair.item_id)
+        item = context.store.mural(pair.mural_id)
         left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)
-        siblings = [c["image_path"] for c in context.store.candidates_of(pair.item_id)
+        siblings = [c["image_path"] for c in context.store.candidates_of(pair.mural_id)
                     if c["system"] in context.systems]
         shown = serve_pair(damage_view(item), left["image_path"], right["image_path"], siblings)
     except (OSError, ValueError, MuralXGANError):

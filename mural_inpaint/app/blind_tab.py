@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mural_inpaint.app.arena_logic import SKIP_REASONS, STILL_OPEN, cast_vote, next_pair, skip
 from mural_inpaint.app.auth import current_user
+from mural_inpaint.app.blind_logic import SKIP_REASONS, STILL_OPEN, cast_vote, next_pair, skip
 from mural_inpaint.app.context import DATABASE_EVENT_CONCURRENCY, AppContext
 from mural_inpaint.app.feedback import gate_for_visitors, refused, study_note, visitor_reason
 from mural_inpaint.errors import MuralXGANError
@@ -13,7 +13,7 @@ from mural_inpaint.errors import MuralXGANError
 SCORES = ["-", "1", "2", "3", "4", "5"]
 
 
-def build_arena_tab(context: AppContext) -> tuple:
+def build_blind_tab(context: AppContext) -> tuple:
     """Build the tab inside the current Blocks; returns (fn, inputs, outputs) that load it when it is opened."""
     pair_id = gr.State(None)  # server-side session state: the page never holds a handle to the systems
     visitor_study = gr.Markdown(study_note(context.settings), visible=False)
@@ -69,12 +69,12 @@ def build_arena_tab(context: AppContext) -> tuple:
         return None, note + " Press Next pair for another."
 
     shown = [pair_id, damaged, left, right, reveal, left_score, right_score, comment, skip_reason]
-    next_button.click(issue, None, shown, api_name="arena_next", concurrency_limit=DATABASE_EVENT_CONCURRENCY)
+    next_button.click(issue, None, shown, api_name="blind_next", concurrency_limit=DATABASE_EVENT_CONCURRENCY)
     for button, outcome in zip(votes, ("left", "right", "tie", "both_bad"), strict=True):
         button.click(vote(outcome), [pair_id, left_score, right_score, comment], [pair_id, reveal],
-                     api_name=f"arena_vote_{outcome}", concurrency_limit=DATABASE_EVENT_CONCURRENCY,
+                     api_name=f"blind_vote_{outcome}", concurrency_limit=DATABASE_EVENT_CONCURRENCY,
                      show_progress_on=[reveal])
-    skip_button.click(skipped, [pair_id, skip_reason, comment], [pair_id, reveal], api_name="arena_skip",
+    skip_button.click(skipped, [pair_id, skip_reason, comment], [pair_id, reveal], api_name="blind_skip",
                       concurrency_limit=DATABASE_EVENT_CONCURRENCY, show_progress_on=[reveal])
     gate_for_visitors([*votes, left_score, right_score, comment, skip_reason, skip_button, next_button],
                       [visitor_study])
