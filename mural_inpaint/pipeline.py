@@ -1,6 +1,7 @@
 """The one restoration path shared by the app, the CLI, training validation and the benchmarks.
 
-    image + mask -> damage description -> text embedding -> restorer (region strategy) -> composite -> provenance
+    image + mask -> damage description -> text embedding -> restorer (region strategy)
+        -> outlines the description says crossed a loss (restorers/lines.py) -> composite -> provenance
 
 Known pixels come back byte-identical to the input, for every restorer and image size.
 """
@@ -19,6 +20,7 @@ import mural_inpaint
 from mural_inpaint.errors import InputError, ModelUnavailableError
 from mural_inpaint.imaging import ImageSource, composite, load_image, load_mask
 from mural_inpaint.restorers.base import RESTORERS, Restorer
+from mural_inpaint.restorers.lines import draw_named_lines, named_lines
 from mural_inpaint.restorers.regions import restore_regions
 from mural_inpaint.text.captioners import CAPTIONERS, Caption, Captioner
 
@@ -137,6 +139,12 @@ class RestorationPipeline:
             tick = time.perf_counter()
             regions = restore_regions(self.restorer, pixels, damage, embedding, on_region=lambda k, n: report(
                 f"restoring region {k} of {n}", 0.2 + 0.7 * (k - 1) / n))
+            named = named_lines(caption)
+            if named is not None:  # only a description saying an outline crossed the loss draws one
+                regions, drawn = draw_named_lines(regions, damage, named)
+                notes.append(f"joined {drawn} outline{'' if drawn == 1 else 's'} across the damage, as the "
+                             "description says" if drawn else "the description names an outline crossing the "
+                             "damage, but no two strokes meeting a loss face each other: none drawn")
             report("compositing", 0.95)
             restored = composite(pixels, regions, damage)
             timings["restore_s"] = time.perf_counter() - tick

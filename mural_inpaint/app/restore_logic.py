@@ -168,8 +168,10 @@ def restored_message(result: RestorationResult, restorer: str, waited_s: float, 
     model = timings.get("restore_s", 0.0) + timings.get("text_embedding_s", 0.0)
     joined = ("The mural joins the caption review queue and the blind comparisons." if left_out is None
               else f"Not added to the study: {left_out}.")
+    # what the description made the pipeline do (outlines joined); other notes may name server paths, so not shown
+    said = "".join(f" {note[0].upper()}{note[1:]}." for note in result.provenance.get("notes", []) if "outline" in note)
     return (f"Restored {result.provenance['damaged_percent']:.1f}% of the image with **{restorer}** in "
-            f"**{waited_s:.1f} s** from your click (the restorer itself: {model:.1f} s). {joined}")
+            f"**{waited_s:.1f} s** from your click (the restorer itself: {model:.1f} s).{said} {joined}")
 
 
 def joins_study(context: AppContext, user: str, mask: np.ndarray) -> str | None:
