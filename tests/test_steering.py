@@ -235,3 +235,25 @@ def test_recoloured_losses_and_true_ones_can_be_captioned_differently(tmp_path):
             assert "The lost area held" in item["caption"]  # the describer's privileged caption
         kinds.add(conservator)
     assert kinds == {True, False}
+
+
+def test_restoring_leaves_a_fill_that_already_holds_the_named_pigment():
+    """Words that agree with what the surroundings gave the fill move nothing when restoring (they only cost the
+    shade of the paint around it); in training every named row is steered, so the branch still learns how far."""
+    model = tiny_steering_model().eval()
+    green = torch.tensor(DUNHUANG_PALETTE[GREEN].anchors_srgb, dtype=torch.float32).mean(0) / 255
+    image, mask = torch.rand(2, 3, 32, 32) * 0.1, torch.zeros(2, 1, 32, 32)
+    mask[:, :, 8:24, 8:24] = 1
+    image[0] = image[0] + green[:, None, None] - 0.05  # row 0: the fill is malachite green already
+    image[1] = image[1] + torch.tensor([0.75, 0.25, 0.2])[:, None, None]  # row 1: a red fill
+    pigments = torch.zeros(2, PIGMENT_COUNT)
+    pigments[:, GREEN] = 1.0  # both named malachite green
+    torch.nn.init.constant_(model.steering.head.bias, 0.5)
+    with torch.no_grad():
+        agree = model.steering.already_named(image, mask, pigments)
+        assert agree.tolist() == [True, False]
+        restored = model.steering(image, mask, pigments)
+        assert torch.equal(restored[0], image[0]) and not torch.equal(restored[1], image[1])
+        model.steering.train()
+        trained_view = model.steering(image, mask, pigments)
+    assert not torch.equal(trained_view[0], image[0])

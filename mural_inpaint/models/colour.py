@@ -108,6 +108,8 @@ class PigmentSteering(nn.Module):
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
         named = pigments.sum(1) > 0
+        if not self.training and bool(named.any()):
+            named = named & ~self.already_named(image, mask, pigments)
         if not bool(named.any()):
             return image
         named_colour = pigments @ self.pigment_colours  # [B, 3]
@@ -121,3 +123,21 @@ class PigmentSteering(nn.Module):
         towards = (named_colour - fill[:, :3])[:, :, None, None]
         steered = image * (1 - mask) + (image + share * towards).clamp(0, 1) * mask
         return torch.where(named[:, None, None, None], steered, image)
+
+    @staticmethod
+    def already_named(image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
+        """bool ``[B]``: rows whose fill is mostly (by pixel count, nearest pigment by CIEDE2000) one of the pigments
+        named. Restoring, those are left as they are: the words agree with what the surroundings gave the fill, and
+        moving it to the pigment's generic aged colour only loses the shade of the paint around it (1.45 dB on the
+        benchmark when every true pigment was named). Training keeps every row, to learn how far to move."""
+        from mural_inpaint.palette import dominant_pigment
+
+        agree = []
+        for row in range(image.shape[0]):
+            hole = mask[row, 0].detach().cpu().numpy() > 0.5
+            if not hole.any() or not bool(pigments[row].sum() > 0):
+                agree.append(False)
+                continue
+            fill = (image[row].detach().permute(1, 2, 0).cpu().numpy() * 255).round().clip(0, 255).astype("uint8")
+            agree.append(bool(pigments[row, dominant_pigment(fill, hole)] > 0))
+        return torch.tensor(agree, device=image.device)
