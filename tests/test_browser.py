@@ -137,15 +137,10 @@ def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monke
     assert abs(rows.mean() + 150 - 200) < 20  # across the middle of the photo
 
 
-def test_the_conservator_sees_what_their_words_change(browser, app_server, tmp_path):
-    """Issue 17 in the app: with the box ticked, the restoration guided by the conservator's words is shown first,
-    then beside the one guided by the machine's description, with how far the words moved the colour."""
-    url, _ = app_server
-    mural = synthetic_mural(160, 200, seed=5)
-    mask = np.zeros((160, 200), bool)
-    mask[50:110, 60:140] = True
-    photo, mask_file = save_png(mural, tmp_path / "Cave 61.png"), save_png(mask, tmp_path / "Cave 61 mask.png")
-    page = signed_in_page(browser, url)
+def upload_photo_and_mask(page, mural: np.ndarray, mask: np.ndarray, path):
+    """Upload ``mural`` (saved at ``path``) and its mask as a conservator does; returns the description box once the
+    machine has described the damage."""
+    photo, mask_file = save_png(mural, path), save_png(mask, path.with_name(f"{path.stem} mask.png"))
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Upload", exact=True).click()
     chooser.value.set_files(str(photo))
@@ -153,6 +148,17 @@ def test_the_conservator_sees_what_their_words_change(browser, app_server, tmp_p
     page.locator("input[type=file]").nth(1).set_input_files(str(mask_file))
     box = page.get_by_label("Damage description", exact=False)
     page.wait_for_function("(el) => el.value.startsWith('Damage covers')", arg=box.element_handle(), timeout=30000)
+    return box
+
+def test_the_conservator_sees_what_their_words_change(browser, app_server, tmp_path):
+    """Issue 17 in the app: with the box ticked, the restoration guided by the conservator's words is shown first,
+    then beside the one guided by the machine's description, with how far the words moved the colour."""
+    url, _ = app_server
+    mural = synthetic_mural(160, 200, seed=5)
+    mask = np.zeros((160, 200), bool)
+    mask[50:110, 60:140] = True
+    page = signed_in_page(browser, url)
+    box = upload_photo_and_mask(page, mural, mask, tmp_path / "Cave 61.png")
     box.fill("The lost paint in the damaged area was malachite green.")
     page.get_by_label("Also restore with the machine's description", exact=False).check()
     page.get_by_role("button", name="Restore", exact=True).click()
@@ -165,6 +171,28 @@ def test_the_conservator_sees_what_their_words_change(browser, app_server, tmp_p
     if os.environ.get("MURALXGAN_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["MURALXGAN_SCREENSHOTS"], "words.png"), full_page=True)
 
+
+
+def test_the_conservator_picks_the_textured_restorer_and_names_an_outline(browser, app_server, tmp_path):
+    """Issues 13 and 17 in the app: muralxgan-texture from the restorer list, and "a black outline crossed" joining
+    the stroke that the loss broke; the status line says so."""
+    import cv2
+
+    url, _ = app_server
+    mural = np.full((160, 200, 3), 205, np.uint8)
+    cv2.line(mural, (0, 30), (199, 130), (35, 30, 25), 3, cv2.LINE_AA)  # a black stroke across the future loss
+    mask = np.zeros((160, 200), bool)
+    mask[50:110, 60:140] = True
+    page = signed_in_page(browser, url)
+    box = upload_photo_and_mask(page, mural, mask, tmp_path / "Cave 98.png")
+    box.fill(box.input_value() + " A black outline crossed the lost area.")
+    page.get_by_label("Restorer", exact=True).click()
+    page.get_by_role("option", name=re.compile("^muralxgan-texture")).click()
+    page.get_by_role("button", name="Restore", exact=True).click()
+    page.get_by_text("from your click").wait_for(timeout=120000)
+    status = page.get_by_text("from your click", exact=False).inner_text()
+    assert "with **muralxgan-texture**" in status or "with muralxgan-texture" in status, status
+    assert "Joined 1 outline across the damage, as the description says." in status, status
 
 def test_visitors_see_the_study_and_why_controls_are_off(browser, app_server):
     url, _ = app_server
