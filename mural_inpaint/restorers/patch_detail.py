@@ -64,15 +64,22 @@ def patchmatch(features: np.ndarray, targets: np.ndarray, sources: np.ndarray, r
     index = np.full((height, width), -1, np.int64)
     index[targets[:, 0], targets[:, 1]] = np.arange(len(targets))
 
-    def cost(candidates: np.ndarray) -> np.ndarray:
+    def try_candidates(candidates: np.ndarray) -> None:
+        """Keep each candidate that is a better match; only candidates that are new and inside ``sources`` are
+        scored (a repeat of the current match, or a source outside, could never win: the same result, less work)."""
         rows, cols = candidates[:, 0], candidates[:, 1]
-        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        rows, cols = rows.clip(0, height - 1), cols.clip(0, width - 1)
-        distance = np.square(features[rows, cols] - target_features).sum(axis=1)
-        distance[~(inside & sources[rows, cols])] = np.inf
-        return distance
+        fresh = (rows != matches[:, 0]) | (cols != matches[:, 1])
+        fresh &= (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        fresh[fresh] = sources[rows[fresh], cols[fresh]]
+        which = np.flatnonzero(fresh)
+        if not len(which):
+            return
+        distance = np.square(features[rows[which], cols[which]] - target_features[which]).sum(axis=1)
+        better = distance < best[which]
+        chosen = which[better]
+        matches[chosen], best[chosen] = candidates[chosen], distance[better]
 
-    best = cost(matches)
+    best = np.square(features[matches[:, 0], matches[:, 1]] - target_features).sum(axis=1)
     for _ in range(iterations):
         for step in ((0, -1), (-1, 0), (0, 1), (1, 0)):
             rows, cols = targets[:, 0] + step[0], targets[:, 1] + step[1]
@@ -81,18 +88,12 @@ def patchmatch(features: np.ndarray, targets: np.ndarray, sources: np.ndarray, r
             has = neighbour >= 0
             candidates = matches.copy()
             candidates[has] = matches[neighbour[has]] - step
-            _keep_better(matches, best, candidates, cost(candidates))
+            try_candidates(candidates)
         radius = max(height, width)
         while radius >= 1:
-            candidates = matches + rng.integers(-radius, radius + 1, matches.shape)
-            _keep_better(matches, best, candidates, cost(candidates))
+            try_candidates(matches + rng.integers(-radius, radius + 1, matches.shape))
             radius //= 2
     return matches
-
-
-def _keep_better(matches: np.ndarray, best: np.ndarray, candidates: np.ndarray, distance: np.ndarray) -> None:
-    better = distance < best
-    matches[better], best[better] = candidates[better], distance[better]
 
 
 def guided_patch_detail(restored: np.ndarray, mask: np.ndarray, where: np.ndarray, *, sigma: float,
