@@ -85,6 +85,8 @@ def _restore(args: argparse.Namespace) -> int:
                   f"{time.perf_counter() - start:.2f} s)")
             if result.mask.any():
                 print(f"caption: {result.caption}")
+                for note in result.provenance.get("notes", []):  # a local user: server paths are theirs to see
+                    print(f"note: {note}")
             else:
                 print("no damage is marked in the mask: the image is returned unchanged")
     if batch:

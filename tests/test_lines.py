@@ -128,3 +128,14 @@ def test_the_restore_tab_says_what_the_words_drew():
     message = restored_message(result, "telea", 1.0, None)
     assert "Joined 1 outline across the damage, as the description says." in message
     assert "/srv" not in message  # other notes may name server paths
+
+
+def test_the_command_line_says_what_the_words_drew(tmp_path, capsys):
+    from mural_inpaint.cli import main
+    from mural_inpaint.imaging import save_png
+
+    image, mask, _ = crossed_by_a_line()
+    photo, mask_file = save_png(image, tmp_path / "wall.png"), save_png(mask, tmp_path / "wall-mask.png")
+    assert main(["restore", str(photo), "--mask", str(mask_file), "--output", str(tmp_path / "out.png"),
+                 "--model", "telea", "--caption", "A black outline crossed the lost area."]) == 0
+    assert "note: joined 1 outline across the damage, as the description says" in capsys.readouterr().out
