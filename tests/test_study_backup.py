@@ -18,6 +18,7 @@ from mural_inpaint.app.settings import AppSettings
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import load_image
 from tests.app_fixtures import LOGINS, write_collection
+from tests.helpers import back_to_schema_1
 
 SYSTEMS = ("telea", "biharmonic")
 
@@ -98,6 +99,36 @@ def test_a_backup_file_that_does_not_match_its_manifest_is_not_restored(tmp_path
                for note in restarted.notes), restarted.notes
     restarted.close()
 
+
+
+def test_a_backup_written_before_the_murals_table_was_renamed_still_restores(tmp_path):
+    """A snapshot of schema 1 (the murals' table called ``items``): its files are found and restored, and the store
+    migrates the database once it opens it."""
+    import json
+
+    from mural_inpaint.app.backup import MANIFEST_NAME, SNAPSHOT_NAME, sha256_of
+
+    backup = tmp_path / "backup"
+    settings = study_settings(tmp_path, backup_dir=backup, backup_minutes=60)
+    context = run_a_study(settings, tmp_path / "murals")
+    votes = len(context.store.votes())
+    context.close()
+    snapshot = backup / SNAPSHOT_NAME
+    with sqlite3.connect(snapshot) as old:
+        old.executescript(back_to_schema_1())
+    old.close()
+    manifest = json.loads((backup / MANIFEST_NAME).read_text())
+    manifest["database_sha256"] = sha256_of(snapshot)
+    (backup / MANIFEST_NAME).write_text(json.dumps(manifest))
+    shutil.rmtree(settings.files)  # a wiped server
+    for leftover in settings.db_path.parent.glob("study.db*"):
+        leftover.unlink()
+    fresh = create_context(settings, start_worker=False)
+    assert any(note.startswith("restored the database and 12 files") for note in fresh.notes), fresh.notes
+    assert len(fresh.store.votes()) == votes and len(fresh.store.murals()) == 3
+    assert all(Path(mural["image_path"]).is_file() for mural in fresh.store.murals())
+    next_pair(fresh, "carol", np.random.default_rng(3))
+    fresh.close()
 
 class FakeHub:
     """The Hub API as far as the backups use it: commits land in a folder, downloads come from it."""
