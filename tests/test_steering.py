@@ -137,7 +137,9 @@ def tiny_steering_model(seed=0):
 
 def test_pigment_steering_moves_only_named_rows_and_only_inside_the_hole():
     model = tiny_steering_model()
-    image, mask = torch.rand(2, 3, 32, 32), torch.zeros(2, 1, 32, 32)
+    # warm reddish paint with texture: neither the fill nor the ring around it is malachite green already
+    image = torch.rand(2, 3, 32, 32) * 0.3 + torch.tensor([0.6, 0.35, 0.25])[None, :, None, None]
+    mask = torch.zeros(2, 1, 32, 32)
     mask[:, :, 8:24, 8:24] = 1
     pigments = torch.zeros(2, PIGMENT_COUNT)
     pigments[1, GREEN] = 1.0  # row 0 names nothing (an automatic description), row 1 names malachite green
@@ -257,3 +259,18 @@ def test_restoring_leaves_a_fill_that_already_holds_the_named_pigment():
         model.steering.train()
         trained_view = model.steering(image, mask, pigments)
     assert not torch.equal(trained_view[0], image[0])
+
+
+
+def test_restoring_leaves_a_fill_whose_surroundings_hold_the_named_pigment():
+    model = tiny_steering_model().eval()
+    green = torch.tensor(DUNHUANG_PALETTE[GREEN].anchors_srgb, dtype=torch.float32).mean(0) / 255
+    image = torch.rand(1, 3, 32, 32) * 0.1 + torch.tensor([0.7, 0.25, 0.2])[None, :, None, None]  # red paint
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[:, :, 10:22, 10:22] = 1
+    pigments = torch.zeros(1, PIGMENT_COUNT)
+    pigments[0, GREEN] = 1.0
+    assert model.steering.already_named(image, mask, pigments).tolist() == [False]  # red all round: steer
+    image[:, :, 4:28, 4:16] = green[None, :, None, None]  # the left half of the surroundings is green paint
+    image[:, :, 10:22, 10:22] = torch.tensor([0.7, 0.25, 0.2])[None, :, None, None]  # the fill stays red
+    assert model.steering.already_named(image, mask, pigments).tolist() == [True]  # the words agree with them

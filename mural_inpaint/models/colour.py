@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -70,6 +71,11 @@ def masked_statistics(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, var.clamp_min(0).sqrt()], dim=1)
 
 
+#: a named pigment holding this share of the intact ring around a loss agrees with the surroundings (see
+#: :meth:`PigmentSteering.already_named`)
+AGREEING_RING_SHARE = 0.25
+
+
 class PigmentSteering(nn.Module):
     """Moves the restored region towards the palette pigments a description names for the lost paint.
 
@@ -124,20 +130,28 @@ class PigmentSteering(nn.Module):
         steered = image * (1 - mask) + (image + share * towards).clamp(0, 1) * mask
         return torch.where(named[:, None, None, None], steered, image)
 
-    @staticmethod
-    def already_named(image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
-        """bool ``[B]``: rows whose fill is mostly (by pixel count, nearest pigment by CIEDE2000) one of the pigments
-        named. Restoring, those are left as they are: the words agree with what the surroundings gave the fill, and
-        moving it to the pigment's generic aged colour only loses the shade of the paint around it (1.45 dB on the
-        benchmark when every true pigment was named). Training keeps every row, to learn how far to move."""
-        from mural_inpaint.palette import dominant_pigment
+    def already_named(self, image: torch.Tensor, mask: torch.Tensor, pigments: torch.Tensor) -> torch.Tensor:
+        """bool ``[B]``: rows where the words agree with what the pixels already say: the fill is mostly (by pixel
+        count, nearest pigment by CIEDE2000) one of the pigments named, or a named pigment holds at least
+        :data:`AGREEING_RING_SHARE` of the intact ring around the loss. Restoring, those are left as they are:
+        moving the fill to the pigment's generic aged colour only loses the shade of the paint around it.
+        Training keeps every row, to learn how far to move."""
+        from mural_inpaint.palette import classify_pigments, dominant_pigment
 
+        width = self.config.ring_width
+        grown = F.max_pool2d(mask, (2 * width + 1, 1), stride=1, padding=(width, 0))
+        ring = F.max_pool2d(grown, (1, 2 * width + 1), stride=1, padding=(0, width)) * (1 - mask)
         agree = []
         for row in range(image.shape[0]):
             hole = mask[row, 0].detach().cpu().numpy() > 0.5
-            if not hole.any() or not bool(pigments[row].sum() > 0):
+            named = pigments[row].detach().cpu().numpy() > 0
+            if not hole.any() or not named.any():
                 agree.append(False)
                 continue
-            fill = (image[row].detach().permute(1, 2, 0).cpu().numpy() * 255).round().clip(0, 255).astype("uint8")
-            agree.append(bool(pigments[row, dominant_pigment(fill, hole)] > 0))
+            pixels = (image[row].detach().permute(1, 2, 0).cpu().numpy() * 255).round().clip(0, 255).astype("uint8")
+            around = pixels[ring[row, 0].detach().cpu().numpy() > 0.5]
+            ring_shares = (np.bincount(classify_pigments(around), minlength=len(named)) / max(1, len(around))
+                           if len(around) else np.zeros(len(named)))
+            agree.append(bool(named[dominant_pigment(pixels, hole)]) or
+                         bool((ring_shares[named] >= AGREEING_RING_SHARE).any()))
         return torch.tensor(agree, device=image.device)

@@ -129,7 +129,9 @@ class MuralXGAN(
             f"damage is over {texture.depth_from:g} px deep, fully from {texture.depth_full:g} px"))
         kwargs.setdefault("steering", "a branch moves the restored region towards the palette pigments a description "
                           "names for the lost paint (\"The lost paint in the damaged area was malachite green.\"); "
-                          "descriptions naming none restore as without it" if self.config.pigment_steering else "none")
+                          "descriptions naming none restore as without it, and so do words that agree with the "
+                          "pixels (the fill mostly that pigment already, or the paint around the loss holding it)"
+                          if self.config.pigment_steering else "none")
         kwargs.setdefault("training", training_summary(self.config.training))
         return super().generate_model_card(*args, **kwargs)
 
