@@ -42,12 +42,6 @@ SENTENCE = "An outline crossed the lost area."
 CHANGED = 20  # grey levels: what the words changed
 
 
-def _strokes(image: np.ndarray, contrast: float) -> np.ndarray:
-    from mural_inpaint.restorers.lines import dark_strokes
-
-    return dark_strokes(image) >= contrast
-
-
 def _near(mask: np.ndarray, pixels: int = 2) -> np.ndarray:
     import cv2
 
@@ -60,21 +54,23 @@ def measure(case, without: np.ndarray, with_words: np.ndarray) -> dict:
     from mural_inpaint.restorers.lines import MIN_CONTRAST, dark_strokes
 
     drawn = (np.abs(with_words.astype(int) - without.astype(int)).max(axis=2) > CHANGED) & case.mask
-    reference_strokes = _strokes(case.reference, MIN_CONTRAST)
+    reference_strokes = dark_strokes(case.reference) >= MIN_CONTRAST
     lost_strokes = reference_strokes & case.mask
+    contrast = {"without": dark_strokes(without), "with": dark_strokes(with_words)}
     row = {"case": case.name, "drawn_pixels": int(drawn.sum()), "reference_line_pixels": int(lost_strokes.sum()),
            "hole_psnr_without": psnr(without, case.reference, case.mask),
            "hole_psnr_with": psnr(with_words, case.reference, case.mask),
            "box_lpips_without": hole_box_lpips(without, case.reference, case.mask),
            "box_lpips_with": hole_box_lpips(with_words, case.reference, case.mask)}
     if drawn.any():
-        row["contrast_without"] = float(dark_strokes(without)[drawn].mean())
-        row["contrast_with"] = float(dark_strokes(with_words)[drawn].mean())
-        row["on_reference_line"] = float(_near(reference_strokes)[drawn].mean())
-        row["chance_on_reference_line"] = float(_near(reference_strokes)[case.mask].mean())  # any hole pixel
+        near_reference = _near(reference_strokes)
+        row["contrast_without"] = float(contrast["without"][drawn].mean())
+        row["contrast_with"] = float(contrast["with"][drawn].mean())
+        row["on_reference_line"] = float(near_reference[drawn].mean())
+        row["chance_on_reference_line"] = float(near_reference[case.mask].mean())  # any hole pixel
     if lost_strokes.any():
-        for label, image in (("without", without), ("with", with_words)):
-            row[f"recall_{label}"] = float(_near(_strokes(image, MIN_CONTRAST / 2))[lost_strokes].mean())
+        for label, strokes in contrast.items():
+            row[f"recall_{label}"] = float(_near(strokes >= MIN_CONTRAST / 2)[lost_strokes].mean())
     return row
 
 

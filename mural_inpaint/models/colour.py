@@ -10,16 +10,21 @@ from torch.nn import functional as F
 from mural_inpaint.models.config import ColourConfig
 
 
+def ring_mask(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """``[B, 1, H, W]``: 1 on the intact pixels within ``width`` px (a square) of the hole ``mask`` (1 = damage)."""
+    # a square dilation as two 1-D max-pools: the same result, a fraction of the cost at large widths
+    grown = F.max_pool2d(mask, (2 * width + 1, 1), stride=1, padding=(width, 0))
+    grown = F.max_pool2d(grown, (1, 2 * width + 1), stride=1, padding=(0, width))
+    return grown * (1 - mask)
+
+
 def ring_statistics(image: torch.Tensor, mask: torch.Tensor, width: int) -> torch.Tensor:
     """Mean and std per channel of the intact ring of ``width`` px around the hole: ``[B, 6]``.
 
     ``image`` ``[B, 3, H, W]`` in ``[0, 1]``, ``mask`` ``[B, 1, H, W]`` (1 = damage).  Falls back to all intact pixels
     when the ring is empty.
     """
-    # a square dilation as two 1-D max-pools: the same result, a fraction of the cost at large widths
-    grown = F.max_pool2d(mask, (2 * width + 1, 1), stride=1, padding=(width, 0))
-    grown = F.max_pool2d(grown, (1, 2 * width + 1), stride=1, padding=(0, width))
-    ring = grown * (1 - mask)
+    ring = ring_mask(mask, width)
     weights = torch.where(ring.sum((2, 3), keepdim=True) > 0, ring, 1 - mask)
     total = weights.sum((2, 3)).clamp_min(1.0)
     mean = (image * weights).sum((2, 3)) / total
@@ -106,8 +111,7 @@ class PigmentSteering(nn.Module):
         anchors = [torch.tensor(p.anchors_srgb, dtype=torch.float32).mean(0) / 255.0 for p in DUNHUANG_PALETTE]
         # derived from the palette, not learned: kept out of the checkpoint
         self.register_buffer("pigment_colours", torch.stack(anchors), persistent=False)  # [P, 3]
-        body, _ = gain_offset_net(3 + 1 + 6 + 6 + 3 + len(anchors), config)
-        self.body = body
+        self.body, _ = gain_offset_net(3 + 1 + 6 + 6 + 3 + len(anchors), config)  # its own head, below
         self.head = nn.Conv2d(config.channels, 3, 1)  # how far towards the named colour, per channel
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -138,9 +142,7 @@ class PigmentSteering(nn.Module):
         Training keeps every row, to learn how far to move."""
         from mural_inpaint.palette import classify_pigments, dominant_pigment
 
-        width = self.config.ring_width
-        grown = F.max_pool2d(mask, (2 * width + 1, 1), stride=1, padding=(width, 0))
-        ring = F.max_pool2d(grown, (1, 2 * width + 1), stride=1, padding=(0, width)) * (1 - mask)
+        ring = ring_mask(mask, self.config.ring_width)
         agree = []
         for row in range(image.shape[0]):
             hole = mask[row, 0].detach().cpu().numpy() > 0.5

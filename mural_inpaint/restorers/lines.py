@@ -70,11 +70,6 @@ def named_lines(text: str | None) -> NamedLines | None:
     return None
 
 
-def names_a_crossing_line(text: str | None) -> bool:
-    """True when ``text`` says a line crossed the loss (see :func:`named_lines`)."""
-    return named_lines(text) is not None
-
-
 def colour_name(colour: np.ndarray) -> str:
     """The :data:`LINE_COLOURS` name nearest to an RGB colour."""
     return min(LINE_COLOURS, key=lambda name: float(np.linalg.norm(colour - np.array(LINE_COLOURS[name]))))

@@ -32,11 +32,11 @@ def add_texture(restored: np.ndarray, image: np.ndarray, mask: np.ndarray, sourc
                 config: TextureConfig) -> np.ndarray:
     """``restored`` uint8 ``[H, W, 3]`` (the generator's fill of ``image``'s ``mask``, bool ``[H, W]``) with detail
     added in the deep part of the damage; unchanged where the damage is thin or absent. ``source``: the classical
-    restorer whose fill lends its detail, or None for ``method: patch``."""
+    restorer whose fill lends its detail (None for ``method: patch``, which copies from the photo itself)."""
     weights = depth_weights(mask, config)
     if not weights.any():
         return restored
-    if source is None:
+    if config.method == "patch":
         from mural_inpaint.restorers.patch_detail import guided_patch_detail
 
         added = guided_patch_detail(restored, mask, weights > 0, sigma=config.sigma, patch_size=config.patch_size,
