@@ -50,6 +50,42 @@ def tiny_gan(working_size: int = 32):
     return MuralXGANRestorer(model, "test", None)
 
 
+def write_pairs(folder: Path, stems: list[str], image_dir: str = "gt", mask_dir: str = "mask",
+                size: int = 48) -> Path:
+    """A paired collection under ``folder``: ``image_dir/<stem>.png`` synthetic murals and ``mask_dir/<stem>.png``
+    damage masks (a 10-row box, shifted one pixel right for each stem)."""
+    from mural_inpaint.imaging import save_png
+
+    for index, stem in enumerate(stems):
+        save_png(synthetic_mural(size, size, seed=index), folder / image_dir / f"{stem}.png")
+        mask = np.zeros((size, size), bool)
+        mask[10:20, 5 + index : 25 + index] = True
+        save_png(mask, folder / mask_dir / f"{stem}.png")
+    return folder
+
+
+def tiny_run_config(tmp_path: Path, steps: int = 4) -> Path:
+    """A training config (YAML under ``tmp_path``) for a tiny CPU run of ``steps`` steps on six synthetic pairs
+    (``m5`` held out), writing to ``tmp_path/run``."""
+    import yaml
+
+    data = write_pairs(tmp_path / "data", [f"m{i}" for i in range(6)])
+    (tmp_path / "holdout.txt").write_text("m5\n")
+    config = {
+        "output_dir": str(tmp_path / "run"), "steps": steps, "batch_size": 2, "log_every": 2, "validate_every": 2,
+        "save_every": 2, "warmup_steps": 1, "threads": 1,
+        "model": {"working_size": 48, "generator": {"channels": 8, "dilations": [2]},
+                  "colour": {"channels": 4, "dilations": [1]}},
+        "discriminator": {"channels": 8, "layers": 2},
+        "data": {"sources": [str(data)], "validation": str(data), "holdout": str(tmp_path / "holdout.txt"),
+                 "crop_size": 32, "workers": 0},
+        "loss": {"adversarial_start": 2, "perceptual_backbone": "alexnet", "perceptual_layers": 2, "mse_hole": 1.0},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def back_to_schema_1() -> str:
     """SQL turning a current study database into what a schema-1 file held (no skips, sessions or pairs.skipped_at;
     the murals' table called ``items`` and its references ``item_id``), to test the migrations."""

@@ -58,11 +58,12 @@ def test_restore_over_http_joins_review_queue_and_blind_study(app_server, tmp_pa
     assert sorted(Path(p).name for p in downloads) == ["wall-mask.png", "wall-provenance.json", "wall-restored.png"]
     restored = load_image(next(p for p in downloads if p.endswith("restored.png")))
     assert np.array_equal(restored[~hole], mural[~hole])
-    item = next(i for i in context.store.murals() if i["source"] == "restored in the app by bob")
-    assert item["name"] == "wall"  # the uploaded file's name, not "upload"
-    assert np.array_equal(load_image(item["image_path"]), mural) and np.array_equal(load_mask(item["mask_path"]), hole)
-    assert context.store.latest_caption(item["id"])["captioner"] == "describer"  # the machine draft is reviewed
-    assert "telea" in context.store.candidate_systems(item["id"])
+    stored = next(m for m in context.store.murals() if m["source"] == "restored in the app by bob")
+    assert stored["name"] == "wall"  # the uploaded file's name, not "upload"
+    assert np.array_equal(load_image(stored["image_path"]), mural)
+    assert np.array_equal(load_mask(stored["mask_path"]), hole)
+    assert context.store.latest_caption(stored["id"])["captioner"] == "describer"  # the machine draft is reviewed
+    assert "telea" in context.store.candidate_systems(stored["id"])
 
 
 def test_bad_input_over_http_is_a_readable_error(app_server, tmp_path, mural):

@@ -25,8 +25,8 @@ def context(tmp_path):
     context = create_context(settings, start_worker=False)
     import_collection(context.store, settings.files, str(write_collection(tmp_path / "murals")), 10,
                       shared_captioner())
-    for item in context.store.murals():
-        fill_candidates(context.store, settings.files, item["id"], SYSTEMS, pipeline_for)
+    for mural in context.store.murals():
+        fill_candidates(context.store, settings.files, mural["id"], SYSTEMS, pipeline_for)
     return context
 
 
@@ -60,15 +60,15 @@ def test_login_cookie_is_signed_and_expires():
 
 # ----------------------------------------------------------------------------------------------------- catalogue
 def test_import_is_idempotent_and_candidates_have_random_names(context, tmp_path):
-    items = context.store.murals()
-    assert len(items) == 3 and all(context.store.latest_caption(i["id"])["captioner"] == "describer" for i in items)
+    murals = context.store.murals()
+    assert len(murals) == 3 and all(context.store.latest_caption(m["id"])["captioner"] == "describer" for m in murals)
     added, note = import_collection(context.store, context.settings.files, str(tmp_path / "murals"), 10,
                                     shared_captioner())
     assert added == 0 and "0 new murals" in note and "(3 already there)" in note
     assert len(context.store.murals()) == 3  # same ids: nothing duplicated
-    for item in items:
-        assert context.store.candidate_systems(item["id"]) == set(SYSTEMS)
-        assert fill_candidates(context.store, context.settings.files, item["id"], SYSTEMS, pipeline_for) == 0
+    for mural in murals:
+        assert context.store.candidate_systems(mural["id"]) == set(SYSTEMS)
+        assert fill_candidates(context.store, context.settings.files, mural["id"], SYSTEMS, pipeline_for) == 0
     paths = [row["image_path"] for row in context.store.db.query("SELECT image_path FROM candidates")]
     assert not any(system in path for path in paths for system in SYSTEMS)
 
@@ -84,9 +84,9 @@ def test_review_decisions_are_appended_and_anonymous_cannot_decide(context):
 
     view = review_view(context, 0)
     assert view.total == 3 and view.reviewed == 0 and view.text == view.draft and view.captioner == "describer"
-    item = next(item for item in context.store.murals() if item["id"] == view.mural_id)
+    shown = context.store.mural(view.mural_id)
     magenta = (load_image(view.image) == [255, 0, 255]).all(axis=-1)
-    assert np.array_equal(magenta, load_mask(item["mask_path"]))  # exactly the damage is shown in magenta
+    assert np.array_equal(magenta, load_mask(shown["mask_path"]))  # exactly the damage is shown in magenta
     with pytest.raises(InputError, match="Sign in to review"):
         decide(context, "", view.mural_id, "text", "approved")
     with pytest.raises(InputError, match="cannot be empty"):

@@ -195,8 +195,8 @@ def test_a_rater_who_hashes_the_pixels_never_sees_a_restoration_again(study_serv
     assert message.startswith(ALL_COMPARED) and "New murals will add more" in message
     assert "MURALXGAN" not in message
     assert len(revealed) + len(skipped) == 2 * PAIRS_PER_RATER  # every pair there was for her, none twice
-    for item in context.store.murals():  # what is left unseen cannot make a pair
-        unseen = [c for c in context.store.candidates_of(item["id"]) if c["system"] in context.systems
+    for mural in context.store.murals():  # what is left unseen cannot make a pair
+        unseen = [c for c in context.store.candidates_of(mural["id"]) if c["system"] in context.systems
                   and c["id"] not in context.store.shown_candidates("erin")]
         assert len(unseen) <= 1
 
@@ -432,8 +432,9 @@ def test_only_signed_in_restores_with_damage_join_the_study(tmp_path, mural, hol
     assert "sign in" in joins_study(context, "", hole)
     empty = pipeline_for("telea").restore(mural, np.zeros_like(hole), caption="")
     assert remember_restoration(context, mural, empty, "bob") is None and context.store.murals() == []
-    item = remember_restoration(context, mural, restored, "bob")
-    assert [i["id"] for i in context.store.murals()] == [item] and context.store.candidate_systems(item) == {"telea"}
+    mural_id = remember_restoration(context, mural, restored, "bob")
+    assert [m["id"] for m in context.store.murals()] == [mural_id]
+    assert context.store.candidate_systems(mural_id) == {"telea"}
 
     admins_only = _context(tmp_path / "admins", restores_join="admins")
     assert remember_restoration(admins_only, mural, restored, "bob") is None
@@ -492,13 +493,13 @@ def test_candidates_are_computed_once(tmp_path, mural, hole):
     context.worker = CatalogueWorker(context.store, context.settings.files, (), 10, context.systems,
                                      shared_captioner(), Counting)
     restored = pipeline_for("telea").restore(mural, hole, caption="")
-    item = remember_restoration(context, mural, restored, "bob")
+    mural_id = remember_restoration(context, mural, restored, "bob")
     assert context.worker.fill_all() == 1
     assert context.worker.fill_all() == 0
-    assert remember_restoration(context, mural, restored, "carol") == item  # the same mural again
+    assert remember_restoration(context, mural, restored, "carol") == mural_id  # the same mural again
     assert context.worker.fill_all() == 0
     assert calls == {"biharmonic": 1, "navier-stokes": 1}
-    assert context.store.candidate_systems(item) == {"telea", "biharmonic"}
+    assert context.store.candidate_systems(mural_id) == {"telea", "biharmonic"}
     assert any("no candidate from navier-stokes (navier-stokes is broken today)" in n for n in context.worker.notes)
 
 
@@ -580,10 +581,11 @@ def test_csv_exports_neutralise_formulas(tmp_path):
     from mural_inpaint.review.store import Store
 
     store = Store(tmp_path / "v.db")
-    for item in range(9):  # one pair of each for ana (a rater sees each restoration once)
-        store.add_mural(f"m{item}", f"m{item}", 8, 8, "i", "k")
+    for index in range(9):  # one pair of each for ana (a rater sees each restoration once)
+        mural_id = f"m{index}"
+        store.add_mural(mural_id, mural_id, 8, 8, "i", "k")
         for system in ("telea", "muralxgan"):
-            store.add_candidate(f"m{item}", system, f"m{item}-{system}.png", {})
+            store.add_candidate(mural_id, system, f"{mural_id}-{system}.png", {})
     rng = np.random.default_rng(0)
     comments = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd", "fine - really", "3"]
     for comment in comments:

@@ -95,14 +95,23 @@ def test_generator_output_shape_and_range(use_coarse_fill):
     generator = TextGuidedGenerator(GeneratorConfig(channels=8, dilations=(2, 4), use_coarse_fill=use_coarse_fill))
     with torch.no_grad():
         generator.head[-1].weight.normal_(0, 5.0)  # large residuals: the output must still be clamped/squashed
+    residuals = []
+    generator.head.register_forward_hook(lambda module, args, output: residuals.append(output))
     image, mask, coarse = inputs()
+    other_image = inputs(seed=5)[0]
     with torch.no_grad():
         out = generator(image, mask, unit_texts(2), coarse if use_coarse_fill else None)
+        other = generator(other_image, mask, unit_texts(2), coarse if use_coarse_fill else None)
     assert out.shape == (2, 3, 48, 40)
     assert out.dtype == torch.float32
     assert torch.isfinite(out).all()
     assert out.min() >= 0 and out.max() <= 1
-    assert out.std() > 0.01  # not a constant image
+    # before the squash the prediction leaves [0, 1] on both sides, so the range check above is not vacuous; the
+    # output is exactly that prediction clamped (coarse fill + residual) or squashed (sigmoid of the residual)
+    raw = coarse + residuals[0] if use_coarse_fill else residuals[0]
+    assert raw.min() < 0 and raw.max() > 1
+    torch.testing.assert_close(out, raw.clamp(0, 1) if use_coarse_fill else torch.sigmoid(raw))
+    assert not torch.allclose(out, other, atol=1e-3)  # the prediction depends on the visible pixels
 
 
 def test_generator_ignores_the_pixels_under_the_mask():

@@ -7,7 +7,7 @@ import torch
 
 from mural_inpaint.palette import DUNHUANG_PALETTE, classify_pigments
 from mural_inpaint.text.pigment_words import PIGMENT_COUNT, lost_pigments
-from tests.helpers import synthetic_mural
+from tests.helpers import synthetic_mural, tiny_run_config
 
 GREEN = [p.name for p in DUNHUANG_PALETTE].index("malachite green")
 RED = [p.name for p in DUNHUANG_PALETTE].index("cinnabar / vermilion red")
@@ -98,11 +98,11 @@ def test_counterfactual_samples_name_the_pigment_their_target_holds(tmp_path):
     samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
     held = set()
     for _ in range(6):
-        item = samples[0]
-        target = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        mask = item["mask"][0].numpy() > 0
-        named = int(np.argmax(lost_pigments(item["caption"])))
-        assert dominant_pigment(target, mask) == named, item["caption"]
+        sample = samples[0]
+        target = (sample["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        mask = sample["mask"][0].numpy() > 0
+        named = int(np.argmax(lost_pigments(sample["caption"])))
+        assert dominant_pigment(target, mask) == named, sample["caption"]
         held.add(named)
     assert len(held) > 1  # different samples are recoloured to different pigments
 
@@ -188,7 +188,6 @@ def test_a_steering_fine_tune_changes_only_the_branch(tmp_path):
     """A three-step run with train_only: [steering] on counterfactual samples: every parent weight comes back
     unchanged, the branch learns, and the export restores as the parent when no pigment is named."""
     from mural_inpaint.models import load_muralxgan
-    from tests.test_train import tiny_run_config
     from train.train import main
 
     config = tiny_run_config(tmp_path, steps=2)
@@ -227,14 +226,14 @@ def test_recoloured_losses_and_true_ones_can_be_captioned_differently(tmp_path):
     samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
     kinds = set()
     for _ in range(12):
-        item = samples[0]
-        conservator = not item["caption"].startswith("Damage covers")
+        sample = samples[0]
+        conservator = not sample["caption"].startswith("Damage covers")
         if conservator:  # only recoloured losses get a conservator's sentence, naming the new pigment
-            target = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            assert dominant_pigment(target, item["mask"][0].numpy() > 0) == int(np.argmax(lost_pigments(
-                item["caption"])))
+            target = (sample["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            assert dominant_pigment(target, sample["mask"][0].numpy() > 0) == int(np.argmax(lost_pigments(
+                sample["caption"])))
         else:
-            assert "The lost area held" in item["caption"]  # the describer's privileged caption
+            assert "The lost area held" in sample["caption"]  # the describer's privileged caption
         kinds.add(conservator)
     assert kinds == {True, False}
 

@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_mural
 
 from mural_inpaint.errors import ModelUnavailableError
 from mural_inpaint.metrics import MetricValue, clip_score
@@ -29,6 +28,7 @@ from mural_inpaint.text.captioners import (
 )
 from mural_inpaint.text.describer import describe_damage, find_regions
 from mural_inpaint.text.encoders import TEXT_ENCODERS, TextEncoderSpec, check_compatible, get_text_encoder
+from tests.helpers import synthetic_mural
 
 MALACHITE = (92, 148, 118)
 CINNABAR = (188, 62, 46)

@@ -15,21 +15,12 @@ from mural_inpaint.data.sources import local_records
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import save_png
 from mural_inpaint.models import load_muralxgan
-from tests.helpers import FIXTURES, ROOT, synthetic_mural
+from tests.helpers import FIXTURES, ROOT, synthetic_mural, tiny_run_config, write_pairs
 from train import losses
 from train.config import DataConfig, TrainConfig
 from train.data import DamageSynthesisDataset, load_training_dataset
 from train.train import learning_rate_factor
 from train.validation import validation_cases
-
-
-def write_pairs(folder, stems, image_dir="gt", mask_dir="mask", size=48):
-    for index, stem in enumerate(stems):
-        save_png(synthetic_mural(size, size, seed=index), folder / image_dir / f"{stem}.png")
-        mask = np.zeros((size, size), bool)
-        mask[10:20, 5 + index : 25 + index] = True
-        save_png(mask, folder / mask_dir / f"{stem}.png")
-    return folder
 
 
 def test_layouts_are_recognised(tmp_path):
@@ -98,12 +89,12 @@ def test_samples_have_damage_captions_and_a_coarse_fill(tmp_path):
     config = DataConfig(sources=[str(folder)], crop_size=32, text_dropout=0.0)
     samples = DamageSynthesisDataset(load_training_dataset(config), config, "telea")
     torch.manual_seed(0)
-    item = samples[0]
-    assert item["image"].shape == (3, 32, 32) and item["mask"].shape == (1, 32, 32)
-    hole = item["mask"][0] > 0
+    sample = samples[0]
+    assert sample["image"].shape == (3, 32, 32) and sample["mask"].shape == (1, 32, 32)
+    hole = sample["mask"][0] > 0
     assert 0 < hole.float().mean() < 1
-    assert torch.equal(item["coarse"][:, ~hole], item["image"][:, ~hole])  # known pixels untouched by the fill
-    assert item["caption"].startswith("Damage covers") and "The lost area held" in item["caption"]
+    assert torch.equal(sample["coarse"][:, ~hole], sample["image"][:, ~hole])  # known pixels untouched by the fill
+    assert sample["caption"].startswith("Damage covers") and "The lost area held" in sample["caption"]
     dropped = DamageSynthesisDataset(load_training_dataset(config), DataConfig(sources=[], crop_size=32,
                                                                                text_dropout=1.0), "telea")
     assert dropped[1]["caption"] == ""
@@ -175,7 +166,6 @@ def test_overrides_and_unknown_settings(tmp_path):
         TrainConfig.from_dict({"data": {"crop": 1}})
 
 
-
 def test_preset_with_a_base_changes_only_what_it_names(tmp_path):
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(
         {"steps": 5, "lr": 0.01, "data": {"crop_size": 64, "workers": 2}, "loss": {"l1_hole": 3.0}}))
@@ -185,23 +175,6 @@ def test_preset_with_a_base_changes_only_what_it_names(tmp_path):
     config = TrainConfig.from_yaml(variant, ["loss.colour=7"])
     assert (config.steps, config.lr, config.data.crop_size, config.data.workers) == (9, 0.01, 64, 0)
     assert (config.loss.l1_hole, config.loss.colour) == (3.0, 7.0)
-
-def tiny_run_config(tmp_path, steps=4):
-    data = write_pairs(tmp_path / "data", [f"m{i}" for i in range(6)])
-    (tmp_path / "holdout.txt").write_text("m5\n")
-    config = {
-        "output_dir": str(tmp_path / "run"), "steps": steps, "batch_size": 2, "log_every": 2, "validate_every": 2,
-        "save_every": 2, "warmup_steps": 1, "threads": 1,
-        "model": {"working_size": 48, "generator": {"channels": 8, "dilations": [2]},
-                  "colour": {"channels": 4, "dilations": [1]}},
-        "discriminator": {"channels": 8, "layers": 2},
-        "data": {"sources": [str(data)], "validation": str(data), "holdout": str(tmp_path / "holdout.txt"),
-                 "crop_size": 32, "workers": 0},
-        "loss": {"adversarial_start": 2, "perceptual_backbone": "alexnet", "perceptual_layers": 2, "mse_hole": 1.0},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_single_process_run_logs_validates_exports_and_resumes(tmp_path):

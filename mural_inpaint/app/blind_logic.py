@@ -59,11 +59,11 @@ def next_pair(context: AppContext, user: str, rng: np.random.Generator | None = 
     if pair is None:
         raise InputError(ALL_COMPARED if context.store.shown_candidates(user) else NOTHING_READY)
     try:
-        item = context.store.mural(pair.mural_id)
+        mural = context.store.mural(pair.mural_id)
         left, right = context.store.candidate(pair.left_id), context.store.candidate(pair.right_id)
         siblings = [c["image_path"] for c in context.store.candidates_of(pair.mural_id)
                     if c["system"] in context.systems]
-        shown = serve_pair(damage_view(item), left["image_path"], right["image_path"], siblings)
+        shown = serve_pair(damage_view(mural), left["image_path"], right["image_path"], siblings)
     except (OSError, ValueError, MuralXGANError):
         context.store.withdraw_pair(pair.pair_id, user)  # nobody saw it: it leaves no row
         raise InputError("The images of this pair could not be loaded on the server; press Next pair for "

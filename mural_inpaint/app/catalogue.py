@@ -27,7 +27,7 @@ from mural_inpaint.visuals import with_hole_shown
 
 
 def mural_fingerprint(image: np.ndarray, mask: np.ndarray) -> str:
-    """Stable id of (uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask): the same mural and damage, the same item."""
+    """Stable mural id of (uint8 ``[H, W, 3]`` image, bool ``[H, W]`` mask): the same image and damage, the same id."""
     digest = hashlib.sha256()
     digest.update(np.asarray(image.shape, np.int64).tobytes())
     digest.update(np.ascontiguousarray(image).tobytes())
@@ -39,7 +39,7 @@ def add_mural(store: Store, files: Path, image: np.ndarray, mask: np.ndarray, na
               captioner: Captioner) -> tuple[str, bool]:
     """Store a damaged mural (image + mask PNGs under ``files/murals``) with the machine's draft description.
 
-    Returns (item id, whether it was new); a mural already stored is left as it is.
+    Returns (mural id, whether it was new); a mural already stored is left as it is.
     """
     mural_id = mural_fingerprint(image, mask)
     if store.mural(mural_id) is not None:
@@ -98,23 +98,23 @@ def import_collection(store: Store, files: Path, source: str, limit: int, captio
     return added, note
 
 
-def load_stored(item: dict) -> tuple[np.ndarray, np.ndarray]:
+def load_stored(mural: dict) -> tuple[np.ndarray, np.ndarray]:
     """A stored mural's (image, mask); a file missing or unreadable on the server is one line naming the mural and
     what to do, never a server path."""
     try:
-        image = load_image(item["image_path"])
-        return image, load_mask(item["mask_path"], expected_size=image.shape[:2])
+        image = load_image(mural["image_path"])
+        return image, load_mask(mural["mask_path"], expected_size=image.shape[:2])
     except InputError:
-        raise InputError(f"The stored files of mural {item['name']!r} are missing or unreadable on the server; an "
+        raise InputError(f"The stored files of mural {mural['name']!r} are missing or unreadable on the server; an "
                          "admin can bring them back from the study's backup (restart the app with "
                          "MURALXGAN_BACKUP_DIR or MURALXGAN_BACKUP_REPO set).") from None
 
 
-def damage_view(item: dict) -> str:
+def damage_view(mural: dict) -> str:
     """PNG of the mural with its damage painted magenta (what reviewers and raters see), made once per mural."""
-    path = Path(item["image_path"]).with_name(f"{item['id']}-shown.png")
+    path = Path(mural["image_path"]).with_name(f"{mural['id']}-shown.png")
     if not path.is_file():
-        save_png(with_hole_shown(*load_stored(item)), path)
+        save_png(with_hole_shown(*load_stored(mural)), path)
     return str(path)
 
 
@@ -142,15 +142,15 @@ def fill_candidates(store: Store, files: Path, mural_id: str, systems: tuple[str
                     failed: dict[tuple[str, str], str] | None = None) -> int:
     """Restore ``mural_id`` with every system that has no candidate for it yet; returns how many were added.
 
-    With ``failed`` (a dict the caller keeps), a system that fails is recorded there as ``(item, system): error`` and
-    not tried again, and the other systems still run; without it the first failure is raised.
+    With ``failed`` (a dict the caller keeps), a system that fails is recorded there as ``(mural_id, system): error``
+    and not tried again, and the other systems still run; without it the first failure is raised.
     """
     missing = [system for system in systems if system not in store.candidate_systems(mural_id)
                and (failed is None or (mural_id, system) not in failed)]
     if not missing:
         return 0
-    item = store.mural(mural_id)
-    image, mask = load_stored(item)
+    mural = store.mural(mural_id)
+    image, mask = load_stored(mural)
     caption, caption_source = caption_for_restoring(store, mural_id)
     added = 0
     for system in missing:
@@ -178,7 +178,7 @@ class CatalogueWorker:
         self.store, self.files, self.sources, self.limit = store, files, sources, limit
         self.systems, self.captioner, self.pipeline_for = systems, captioner, pipeline_for
         self.notes: list[str] = []
-        self.failed: dict[tuple[str, str], str] = {}  # (item, system) -> why its restoration failed
+        self.failed: dict[tuple[str, str], str] = {}  # (mural id, system) -> why its restoration failed
         self.idle = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -215,15 +215,15 @@ class CatalogueWorker:
     def fill_all(self) -> int:
         """One pass over every mural: compute the candidates still missing; returns how many were added."""
         added = 0
-        for item in self.store.murals():
+        for mural in self.store.murals():
             if self._stop.is_set():
                 break
             known = set(self.failed)
             try:
-                added += fill_candidates(self.store, self.files, item["id"], self.systems, self.pipeline_for,
+                added += fill_candidates(self.store, self.files, mural["id"], self.systems, self.pipeline_for,
                                          self.failed)
             except MuralXGANError as error:  # (the mural's own files are unreadable)
-                self.failed.update({(item["id"], system): str(error) for system in self.systems})
+                self.failed.update({(mural["id"], system): str(error) for system in self.systems})
             for key in sorted(self.failed.keys() - known):
-                self._note(f"{item['name']}: no candidate from {key[1]} ({self.failed[key]})")
+                self._note(f"{mural['name']}: no candidate from {key[1]} ({self.failed[key]})")
         return added

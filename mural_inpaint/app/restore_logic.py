@@ -195,7 +195,7 @@ def joins_study(context: AppContext, user: str, mask: np.ndarray) -> str | None:
 def remember_restoration(context: AppContext, image: np.ndarray, result: RestorationResult, user: str,
                          name: str = UNNAMED) -> str | None:
     """Put a restoration made in the app into the review queue and the blind-rating pool, under the mural's
-    ``name``, when it may join (:func:`joins_study`); returns the item id, or None when it stays out.
+    ``name``, when it may join (:func:`joins_study`); returns the mural id, or None when it stays out.
 
     The draft to review is the machine's description (not the text the user typed); the user's restoration becomes
     the candidate of its restorer, and the catalogue worker adds the other systems' candidates, once each.

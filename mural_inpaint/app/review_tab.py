@@ -66,12 +66,12 @@ def build_review_tab(context: AppContext) -> tuple:
     outputs = [heading, image, draft, final, history, position, mural_id, status]
 
     def decided(decision: str):
-        def handler(at: int, item: str, text: str, request: gr.Request, profile: gr.OAuthProfile | None = None):
+        def handler(at: int, mural_id: str, text: str, request: gr.Request, profile: gr.OAuthProfile | None = None):
             try:
-                decide(context, current_user(request, profile), item, text, decision)
+                decide(context, current_user(request, profile), mural_id, text, decision)
             except MuralXGANError as error:
                 raise refused(f"review ({decision})", error) from None
-            view = review_view(context, position_of(context, item, at))  # the same mural, with the decision
+            view = review_view(context, position_of(context, mural_id, at))  # the same mural, with the decision
             return show(view.position, decision_note(view, decision))
         return handler
 

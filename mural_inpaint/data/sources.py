@@ -1,6 +1,6 @@
 """Mural collections on disk or on the Hub, read as one ``datasets.Dataset`` with columns stem / image / mask / caption.
 
-Used by training, the app's review queue and the blind-rating items, so every part of the project understands the
+Used by training, the app's review queue and its blind comparisons, so every part of the project understands the
 same layouts:
 
 - ``gt/`` + ``mask/``: paired images and damage masks, matched by file stem (``muraldh-sample``);

@@ -42,7 +42,7 @@ class Vote:
     a: str
     b: str
     outcome: str  # one of OUTCOMES
-    item: str = ""  # which damaged mural (for agreement)
+    mural: str = ""  # id of the damaged mural (for agreement)
     rater: str = ""
 
 
@@ -266,9 +266,9 @@ def win_rate_matrix(votes: Sequence[Vote]) -> tuple[list[str], np.ndarray]:
 def canonical(vote: Vote) -> tuple[tuple[str, str, str], str]:
     """Key and outcome with the pair in sorted order, so a rater who saw it mirrored counts the same."""
     if vote.a <= vote.b:
-        return (vote.item, vote.a, vote.b), vote.outcome
+        return (vote.mural, vote.a, vote.b), vote.outcome
     flipped = {"a": "b", "b": "a"}.get(vote.outcome, vote.outcome)
-    return (vote.item, vote.b, vote.a), flipped
+    return (vote.mural, vote.b, vote.a), flipped
 
 
 def first_judgements(votes: Iterable[Vote]) -> tuple[dict[str, dict[tuple, str]], dict[str, list[tuple[str, str]]]]:
