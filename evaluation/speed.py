@@ -3,11 +3,11 @@
     python -m evaluation.speed [--out DIR] [--repeats 5] [--sizes 256,512,1024] [--damage 5,15,30]
         [--groups crops,mural,canvas,real] [--restorers telea,...,muralxgan] [--no-app]
 
-Inputs: crops of ``../shared/data/hires-murals`` (or synthetic murals when the data is absent) with synthetic damage
-at each target fraction; the high-resolution murals with a real-damage mask (about 10 %); the same damage on
-canvases with 2x, 4x and 9x the pixels (cost should follow the damage, not the canvas); and the mural upscaled 3x
-(~4k px); every high-resolution photo with a real traced damage mask, also timed as a whole ``muralxgan restore``
-process.
+Inputs: crops of the high-resolution photos (``hires`` in train/configs/data.yaml's ``locations``, or synthetic
+murals when the data is absent) with synthetic damage at each target fraction; the high-resolution murals with a
+real-damage mask (``damage``, about 10 %); the same damage on canvases with 2x, 4x and 9x the pixels (cost should
+follow the damage, not the canvas); and the mural upscaled 3x (~4k px); every high-resolution photo with a real
+traced damage mask, also timed as a whole ``muralxgan restore`` process.
 Reports median and p95 latency after one warm-up run, file decode / encode separately, peak memory (process max
 RSS), and the GAN's parameters and multiply-accumulates per pixel.  No timed assertions: numbers to read.
 """
@@ -30,7 +30,20 @@ import numpy as np
 from mural_inpaint.data.damage import MaskBank, synthesize_damage
 from mural_inpaint.pipeline import RestorationPipeline
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_location(name: str) -> Path:
+    """A data folder named in ``train/configs/data.yaml``'s ``locations`` (the one place the data paths live),
+    resolved against the checkout as training resolves it."""
+    import yaml
+
+    locations = yaml.safe_load((ROOT / "train" / "configs" / "data.yaml").read_text())["locations"]
+    return (ROOT / locations[name]).resolve()
+
+
+HIRES_MURALS = data_location("hires")  # the high-resolution photos
+DAMAGE_MASKS = data_location("damage")  # real traced damage masks
 CANVAS_FACTORS = (2, 4, 9)  # canvas pixels relative to the mural
 
 
@@ -59,7 +72,7 @@ def damage_at(height: int, width: int, percent: float, rng, attempts: int = 10) 
 
 def build_cases(sizes: list[int], damages: list[float], seed: int = 0) -> list[SpeedCase]:
     rng = np.random.default_rng(seed)
-    murals = sorted((SHARED / "hires-murals").glob("*.png"))
+    murals = sorted(HIRES_MURALS.glob("*.png"))
     if murals:
         from mural_inpaint.imaging import load_image
 
@@ -74,7 +87,7 @@ def build_cases(sizes: list[int], damages: list[float], seed: int = 0) -> list[S
         crop = np.ascontiguousarray(source[:size, :size])
         for percent in damages:
             cases.append(SpeedCase(f"{size}px {percent:g}%", "crops", crop, damage_at(size, size, percent, rng)))
-    bank_dir = SHARED / "real-damage-masks" / "muralverse"
+    bank_dir = DAMAGE_MASKS / "muralverse"
     if bank_dir.is_dir():
         bank = MaskBank.from_folder(bank_dir, min_fraction=0.08, max_fraction=0.12, min_zoom=0.8)
         mask = bank.sample(*mural.shape[:2], rng)
@@ -100,8 +113,8 @@ def real_murals() -> list[SpeedCase]:
     stretched to its size): the kind of work the CLI meets.  Empty without the shared data."""
     from mural_inpaint.imaging import load_image, load_mask
 
-    photos = sorted((SHARED / "hires-murals").glob("*.png"))
-    masks = sorted((SHARED / "real-damage-masks" / "muralverse").glob("*.png"))
+    photos = sorted(HIRES_MURALS.glob("*.png"))
+    masks = sorted((DAMAGE_MASKS / "muralverse").glob("*.png"))
     cases = []
     for photo, mask_file in zip(photos, masks):
         image = load_image(photo)

@@ -420,17 +420,20 @@ def test_chain_trains_each_stage_from_the_last_one_resumes_skips_and_ships(tmp_p
     assert "--resume" in out and json.loads(state.read_text())["step"] == 4
 
 
-def test_chain_default_dry_run_lists_the_shipped_checkpoints_seven_stages(capsys):
+def test_chain_default_dry_run_lists_the_shipped_checkpoints_nine_stages(capsys):
     from train.chain import main as chain_main
 
     assert chain_main([str(ROOT / "train" / "configs" / "chain-default.yaml"), "--dry-run"]) == 0
     out = capsys.readouterr().out
     names = ["cpu-2h", "cpu-finetune-murals", "cpu-finetune-pool-ema", "cpu-finetune-mse-256",
-             "cpu-finetune-mse-256-round2", "cpu-finetune-mse-256-round3", "cpu-finetune-mse-256-round4"]
+             "cpu-finetune-mse-256-round2", "cpu-finetune-mse-256-round3", "cpu-finetune-mse-256-round4",
+             "cpu-steering-branch", "cpu-steering-restraint"]
     stages = [line.split(": ", 1) for line in out.splitlines() if line.startswith("[")]
     assert [head.split("] ")[1] for head, _ in stages] == names
     assert stages[0][1].endswith("cpu-2h.yaml --stop-at 4500")
     assert "--set data.workers=0" in stages[3][1]
     for previous, name in itertools.pairwise(names):
-        assert f"init_from runs/{previous}/best" in out.split(f"] {name}:")[1].splitlines()[1]
-    assert out.splitlines()[-1].endswith("runs/cpu-finetune-mse-256-round4/best --to runs/chain-default/shipped")
+        output = "model" if name == "cpu-steering-restraint" else "best"  # it started from the branch's last step
+        assert f"init_from runs/{previous}/{output}" in out.split(f"] {name}:")[1].splitlines()[1]
+    ship = out.splitlines()[-1]  # what c11de0a shipped
+    assert ship.startswith("ship: python -m train.ship runs/cpu-steering-restraint/model --to runs/chain-default/")

@@ -1,20 +1,25 @@
-"""Run a chain of training stages, each fine-tuning the previous stage's best checkpoint, then ship the last one.
+"""Run a chain of training stages, each fine-tuning the previous stage's checkpoint, then ship the last one.
 
     python -m train.chain train/configs/chain-default.yaml               # the shipped checkpoint, from scratch
     python -m train.chain CHAIN.yaml --dry-run                           # each stage's command, output and parent
     python -m train.chain CHAIN.yaml --set steps=2 --to runs/try/shipped # overrides for every stage
 
 The chain file lists the stages in order (presets relative to the chain file), each with the ``--set`` overrides and
-``stop_at`` step its original run had::
+``stop_at`` step its original run had, and optionally what is shipped::
 
     stages:
       - {config: cpu-2h.yaml, stop_at: 4500}
       - {config: cpu-finetune-mse-256.yaml, set: [data.workers=0]}
+      - {config: cpu-steering-restraint.yaml, from: model}
+    ship: {from: model, set: [texture.method=fsr], note: "why"}
 
-Every stage after the first starts from the previous stage's ``OUTPUT/best`` (its ``init_from`` is set so when the
-preset names another).  A stage whose run folder has a saved state is resumed; one that already finished (its
-state reached the last step or its time limit, and ``best/`` exists) is skipped.  The last stage's ``best/`` is then
-shipped with :func:`train.ship.ship` to ``--to`` (default ``runs/CHAIN_NAME/shipped``).
+Every stage after the first starts from the previous stage's ``OUTPUT/best``, or its last exported checkpoint
+``OUTPUT/model`` with ``from: model`` (its ``init_from`` is set so when the preset names another: inside a chain the
+chain decides the lineage, whatever checkpoint the preset fine-tunes when run alone).  A stage whose run folder has
+a saved state is resumed; one that already finished (its state reached the last step or its time limit, and
+``best/`` exists) is skipped.  The last stage's ``best/`` (or ``model/`` with ``ship: {from: model}``) is then
+shipped with :func:`train.ship.ship` to ``--to`` (default ``runs/CHAIN_NAME/shipped``), with the ``ship:`` section's
+inference settings (``set``, as ``python -m train.ship --set``) and ``note``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Stage:
     preset: Path
     overrides: list[str] = field(default_factory=list)
     stop_at: int | None = None
+    start_from: str = "best"  # which output of the previous stage it fine-tunes (chain file: `from`)
     config: TrainConfig | None = None  # resolved, overrides applied
 
     @property
@@ -68,42 +74,84 @@ class Stage:
         return "finished" if ended and (self.out / "best").is_dir() else "resume"
 
 
+OUTPUTS = ("best", "model")  # a run's exported checkpoints: the best validated one, the last saved one
+STAGE_KEYS = ("config", "set", "stop_at", "from")
+SHIP_KEYS = ("from", "set", "note")
+
+
+@dataclass
+class Shipping:
+    """What the chain ships: which output of the last stage, with which inference settings and note."""
+
+    start_from: str = "best"
+    changes: list[str] = field(default_factory=list)  # KEY=VALUE, as ``python -m train.ship --set``
+    note: str | None = None
+
+
 def read_chain(path: str | Path, overrides: list[str] | None = None) -> list[Stage]:
     """The stages of chain file ``path``, resolved with ``overrides`` (for every stage) and each stage's parent."""
+    return read_chain_file(path, overrides)[0]
+
+
+def read_chain_file(path: str | Path, overrides: list[str] | None = None) -> tuple[list[Stage], Shipping]:
+    """The stages of chain file ``path`` (resolved with ``overrides`` for every stage, each stage's parent set) and
+    what is shipped."""
     path = Path(path)
     spec = yaml.safe_load(path.read_text()) or {}
-    unknown = set(spec) - {"stages"}
+    unknown = set(spec) - {"stages", "ship"}
     if unknown or not spec.get("stages"):
-        raise ValueError(f"{path}: a chain file holds `stages:` (a list), not {', '.join(sorted(unknown)) or '-'}")
+        raise ValueError(f"{path}: a chain file holds `stages:` (a list) and optionally `ship:`, "
+                         f"not {', '.join(sorted(unknown)) or '-'}")
     stages: list[Stage] = []
     for entry in spec["stages"]:
         entry = {"config": entry} if isinstance(entry, str) else dict(entry)
-        extra = set(entry) - {"config", "set", "stop_at"}
-        if extra:
-            raise ValueError(f"{path}: unknown stage settings {', '.join(sorted(extra))} (config, set, stop_at)")
+        _check_keys(path, entry, STAGE_KEYS, "stage")
         preset = path.parent / entry["config"]
-        stage = Stage(preset.stem, preset, [*entry.get("set", []), *(overrides or [])], entry.get("stop_at"))
+        stage = Stage(preset.stem, preset, [*entry.get("set", []), *(overrides or [])], entry.get("stop_at"),
+                      _output(path, entry.get("from", "best")))
+        if not stages and "from" in entry:
+            raise ValueError(f"{path}: the first stage ({stage.name}) has no previous stage to start `from`")
         stage.config = TrainConfig.from_yaml(preset, stage.overrides)
         if stages:
-            parent = str(stages[-1].out / "best")
+            parent = str(stages[-1].out / stage.start_from)
             if stage.config.init_from != parent:  # the chain's order decides the lineage
                 stage.overrides.append(f"init_from={parent}")
                 stage.config = TrainConfig.from_yaml(preset, stage.overrides)
         stages.append(stage)
-    return stages
+    ship = dict(spec.get("ship") or {})
+    _check_keys(path, ship, SHIP_KEYS, "ship")
+    return stages, Shipping(_output(path, ship.get("from", "best")), list(ship.get("set", [])), ship.get("note"))
 
 
-def ship_command(stages: list[Stage], destination: Path) -> str:
-    return shlex.join(["python", "-m", "train.ship", str(stages[-1].out / "best"), "--to", str(destination)])
+def _check_keys(path: Path, entry: dict, allowed: tuple[str, ...], what: str) -> None:
+    extra = set(entry) - set(allowed)
+    if extra:
+        raise ValueError(f"{path}: unknown {what} settings {', '.join(sorted(extra))} ({', '.join(allowed)})")
+
+
+def _output(path: Path, name: str) -> str:
+    if name not in OUTPUTS:
+        raise ValueError(f"{path}: `from: {name}` names no output of a run ({', '.join(OUTPUTS)})")
+    return name
+
+
+def ship_source(stages: list[Stage], shipping: Shipping | None = None) -> Path:
+    return stages[-1].out / (shipping or Shipping()).start_from
+
+
+def ship_command(stages: list[Stage], destination: Path, shipping: Shipping | None = None) -> str:
+    shipping = shipping or Shipping()
+    return shlex.join(["python", "-m", "train.ship", str(ship_source(stages, shipping)), "--to", str(destination),
+                       *_set_args(shipping.changes), *(["--note", shipping.note] if shipping.note else [])])
 
 
 def run_chain(chain: str | Path, destination: str | Path | None = None, overrides: list[str] | None = None,
               dry_run: bool = False) -> Path | None:
     """Train every stage of ``chain`` that has not finished, then ship the last stage's best checkpoint."""
-    from train.ship import ship
+    from train.ship import parse_changes, ship
     from train.train import main as train_main
 
-    stages = read_chain(chain, overrides)
+    stages, shipping = read_chain_file(chain, overrides)
     destination = Path(destination) if destination else Path("runs") / Path(chain).stem / "shipped"
     for number, stage in enumerate(stages, 1):
         status = stage.status()
@@ -121,11 +169,12 @@ def run_chain(chain: str | Path, destination: str | Path | None = None, override
         gc.collect()  # the finished stage's models and data workers
         if not (stage.out / "best").is_dir():
             raise RuntimeError(f"stage {stage.name} wrote no {stage.out / 'best'} (no validation cases?)")
-    print(f"ship: {ship_command(stages, destination)}")
+    print(f"ship: {ship_command(stages, destination, shipping)}")
     if dry_run:
         return None
     note = f"trained by {shlex.join(['python', '-m', 'train.chain', str(chain), *_set_args(overrides)])}"
-    return ship(stages[-1].out / "best", destination, {}, note=note)
+    note = f"{shipping.note}; {note}" if shipping.note else note
+    return ship(ship_source(stages, shipping), destination, parse_changes(shipping.changes), note=note)
 
 
 def _set_args(overrides: list[str] | None) -> list[str]:
@@ -135,7 +184,7 @@ def _set_args(overrides: list[str] | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.chain", description=__doc__.split("\n\n")[0])
     parser.add_argument("chain", help="chain file, e.g. train/configs/chain-default.yaml")
-    parser.add_argument("--to", default=None, help="where the last stage's best checkpoint is shipped "
+    parser.add_argument("--to", default=None, help="where the last stage's checkpoint is shipped "
                                                     "(replaced; default runs/CHAIN_NAME/shipped)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting in every stage, e.g. --set steps=2")

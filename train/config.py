@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -145,7 +146,8 @@ class TrainConfig:
         ``base: OTHER.yaml`` (relative to the file) loads that preset first; this file's settings replace its
         settings key by key, nested sections included, so a variant of a recipe names only what it changes.
         ``base: [A.yaml, B.yaml]`` loads several, each merged over the ones before it (e.g. a recipe, then the data
-        it runs on).
+        it runs on).  ``locations: {NAME: PATH}`` (data.yaml's) names each data folder once; ``${NAME}`` in any
+        setting or override stands for its path.
         """
         import yaml
 
@@ -157,6 +159,7 @@ class TrainConfig:
             for parent in parents:
                 target = target.setdefault(parent, {})
             target[leaf] = yaml.safe_load(raw)
+        data = _with_locations(data, data.pop("locations", None) or {})
         data["recipe"] = " ".join(["python -m train.train --config", str(path),
                                    *(f"--set {override}" for override in overrides or [])])
         return cls.from_dict(data)
@@ -180,3 +183,21 @@ def _merged(base: dict, changes: dict) -> dict:
         both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
         merged[key] = _merged(merged[key], value) if both_dicts else value
     return merged
+
+
+def _with_locations(value, locations: dict):
+    """``value`` with every ``${NAME}`` in its strings replaced by ``locations[NAME]`` (data.yaml's data folders)."""
+    if isinstance(value, dict):
+        return {key: _with_locations(item, locations) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_locations(item, locations) for item in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def path_of(match: re.Match) -> str:
+        if match.group(1) not in locations:
+            known = ", ".join(sorted(locations)) or "none: build on data.yaml (`base:`)"
+            raise ValueError(f"unknown data location ${{{match.group(1)}}} (locations: {known})")
+        return str(locations[match.group(1)])
+
+    return re.sub(r"\$\{([^}]*)\}", path_of, value)

@@ -6,9 +6,10 @@ the benchmark saved, never by hand.
         --benchmark outputs/bench-own/summary.json --benchmark outputs/bench-large/summary.json
 
 ``--set`` changes inference settings of the model config (e.g. the texture stage) without touching the weights; the
-record keeps the run's own training record, adds the lineage (the records of the checkpoints it was fine-tuned
-from), the changes made when shipping, and the benchmark's headline figures for this checkpoint (the restorer
-``muralxgan@SOURCE`` in each summary).  The model card is regenerated from that record.
+record keeps the run's own training record with its lineage (the records of the checkpoints it was fine-tuned from,
+back to the run from scratch: each run records it, :func:`lineage`), adds the changes made when shipping, and the
+benchmark's headline figures for this checkpoint (the restorer ``muralxgan@SOURCE`` in each summary).  The model
+card is regenerated from that record.
 """
 
 from __future__ import annotations
@@ -27,17 +28,31 @@ LINEAGE_KEYS = ("recipe", "command", "date", "steps", "init_from", "model_change
 
 
 def lineage(parent: str | None) -> list[dict]:
-    """The records of the checkpoints a run was fine-tuned from, nearest first (only the keys that say what ran)."""
-    if not parent or not (Path(parent) / "config.json").is_file():
-        return [{"init_from": parent}] if parent else []
+    """The records of the checkpoints a run was fine-tuned from, nearest first, back to the run from scratch (only
+    the keys that say what ran).
+
+    Every run writes this into its record when it exports (:func:`train.train.export`), so the parent's record
+    holds the rest of the chain as it was when the parent was trained.  Falling back to what is known: a parent
+    without a record (a Hub id, a folder since removed) is listed by name, and an older record without its own
+    lineage ends with the name of the checkpoint it started from (``init_from``) rather than that folder's record
+    today, which may since hold other weights (e.g. the shipped default's folder)."""
+    if not parent:
+        return []
+    if not (Path(parent) / "config.json").is_file():
+        return [{"checkpoint": str(parent)}]
     record = json.loads((Path(parent) / "config.json").read_text()).get("training", {})
     own = {key: record[key] for key in LINEAGE_KEYS if key in record}
-    return [{"checkpoint": str(parent), **own}, *record.get("lineage", [])]
+    if "lineage" in record:
+        earlier = record["lineage"]
+    else:
+        earlier = [{"checkpoint": str(record["init_from"])}] if record.get("init_from") else []
+    return [{"checkpoint": str(parent), **own}, *earlier]
 
 
 def benchmark_figures(summary_path: str | Path, label: str) -> dict:
-    """Headline figures of restorer ``label`` in a benchmark summary: its means and its per-crop comparison with
-    the best classical method per metric."""
+    """Headline figures of restorer ``label`` in a benchmark summary: its means and, when the summary has classical
+    methods, its per-crop comparison with the best classical method per metric (left out otherwise: a benchmark of
+    the candidate against today's default alone has none)."""
     summary = json.loads(Path(summary_path).read_text())
     overall = summary["results"][label]["overall"]
     paired = summary.get("paired", {}).get("vs_best_classical", {}).get(label, {})
@@ -45,7 +60,8 @@ def benchmark_figures(summary_path: str | Path, label: str) -> dict:
     stems = summary.get("stems") or {}
     return {"masks": summary.get("masks"), "stems": f"{stems.get('role')}: {stems.get('list')}",
             "means": {key: round(overall[key], 4) for key in keep if overall.get(key) is not None},
-            "against_best_classical": paired, "commit": summary.get("environment", {}).get("git_commit")}
+            **({"against_best_classical": paired} if paired else {}),
+            "commit": summary.get("environment", {}).get("git_commit")}
 
 
 def ship(source: str | Path, destination: str | Path, changes: dict, note: str | None = None,
@@ -61,7 +77,7 @@ def ship(source: str | Path, destination: str | Path, changes: dict, note: str |
     label = label or f"muralxgan@{source}"
     model.config.training = {
         **record,
-        "lineage": lineage(record.get("init_from")),
+        "lineage": record.get("lineage") or lineage(record.get("init_from")),  # the run's own (train.train.export)
         "shipped": {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "from": str(source),
                     **({"changes": changes} if changes else {}), **({"note": note} if note else {})},
         **({"benchmark": [benchmark_figures(path, label) for path in benchmarks]} if benchmarks else {}),

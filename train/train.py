@@ -77,10 +77,13 @@ def extended_model(parent: MuralXGAN, changes: dict) -> MuralXGAN:
 
 
 def export(model: MuralXGAN, folder: Path, config: TrainConfig, step: int, metrics: dict) -> None:
+    from train.ship import lineage
+
     model.config.training = {
         **({"recipe": config.recipe} if config.recipe else {}),
         "steps": step,
         **({"init_from": config.init_from} if config.init_from else {}),
+        **({"lineage": lineage(config.init_from)} if config.init_from else {}),  # every checkpoint before it
         **({"model_changes": config.model_changes} if config.model_changes else {}),
         **({"ema_decay": config.ema_decay} if config.ema_decay else {}),
         **({"train_only": config.train_only} if config.train_only else {}),
