@@ -128,10 +128,10 @@ def test_restore_from_painting_to_downloads(browser, app_server, tmp_path, monke
     assert all(stage in received for stage in ("loading the restorer", "compositing", "saving the files"))
     downloads = page.locator("body").inner_text()
     assert all(f"Cave-17-west-wall-{kind}" in downloads for kind in ("restored", "mask", "provenance")), downloads
-    item = next(i for i in reversed(context.store.murals()) if i["source"] == "restored in the app by alice")
-    assert item["name"] == "Cave 17 west wall"
-    mask = load_mask(item["mask_path"])
-    assert (item["width"], item["height"]) == (600, 400) and mask.shape == (400, 600)
+    stored_mural = next(m for m in reversed(context.store.murals()) if m["source"] == "restored in the app by alice")
+    assert stored_mural["name"] == "Cave 17 west wall"
+    mask = load_mask(stored_mural["mask_path"])
+    assert (stored_mural["width"], stored_mural["height"]) == (600, 400) and mask.shape == (400, 600)
     rows, columns = np.nonzero(mask[150:250])
     assert columns.min() == 0 and columns.max() > 80  # from the photo's left edge, where the stroke crossed it
     assert abs(rows.mean() + 150 - 200) < 20  # across the middle of the photo

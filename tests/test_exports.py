@@ -18,14 +18,14 @@ from train.data import DamageSynthesisDataset, load_training_dataset
 def reviewed(tmp_path):
     store = Store(tmp_path / "t.db")
     for index, decision in enumerate(("approved", "rejected", "approved")):
-        item = f"m{index}"
+        mural_id = f"m{index}"
         mask = np.zeros((48, 48), bool)
         mask[10:30, 10:30] = True
-        image_path = save_png(synthetic_mural(48, 48, seed=index), tmp_path / "img" / f"{item}.png")
-        mask_path = save_png(mask, tmp_path / "mask" / f"{item}.png")
-        store.add_mural(item, item, 48, 48, str(image_path), str(mask_path))
-        store.add_caption(item, "describer", f"draft {index}")
-        store.review_caption(item, "ana", f"expert text {index}", decision)
+        image_path = save_png(synthetic_mural(48, 48, seed=index), tmp_path / "img" / f"{mural_id}.png")
+        mask_path = save_png(mask, tmp_path / "mask" / f"{mural_id}.png")
+        store.add_mural(mural_id, mural_id, 48, 48, str(image_path), str(mask_path))
+        store.add_caption(mural_id, "describer", f"draft {index}")
+        store.review_caption(mural_id, "ana", f"expert text {index}", decision)
     return store
 
 

@@ -12,10 +12,10 @@ from mural_inpaint.review.store import Store
 @pytest.fixture
 def store(tmp_path):
     store = Store(tmp_path / "db" / "test.db")
-    for item in ("m1", "m2"):
-        store.add_mural(item, item, 64, 64, f"/x/{item}.png", f"/x/{item}-mask.png")
+    for mural_id in ("m1", "m2"):
+        store.add_mural(mural_id, mural_id, 64, 64, f"/x/{mural_id}.png", f"/x/{mural_id}-mask.png")
         for system in ("telea", "biharmonic", "muralxgan"):
-            store.add_candidate(item, system, f"/x/{item}-{system}.png", {"restorer": system})
+            store.add_candidate(mural_id, system, f"/x/{mural_id}-{system}.png", {"restorer": system})
     return store
 
 
@@ -62,7 +62,7 @@ def test_pairs_hide_systems_and_votes_are_accepted_once_for_their_rater(store):
 def test_pair_drawing_favours_the_least_voted_and_shows_a_rater_each_restoration_once(store):
     rng = np.random.default_rng(1)
     drawn, shown = [], {}
-    for rater in ("ana", "ben", "cy"):  # 3 systems: one pair of each item for each rater, the third stays unseen
+    for rater in ("ana", "ben", "cy"):  # 3 systems: one pair of each mural for each rater, the third stays unseen
         for _ in range(6):  # (more than there are)
             pair = store.issue_pair(rater, rng)
             if pair is None:
@@ -70,7 +70,7 @@ def test_pair_drawing_favours_the_least_voted_and_shows_a_rater_each_restoration
             revealed = store.record_vote(pair.pair_id, rater, "tie")
             drawn.append((pair.mural_id, *sorted((revealed["left_system"], revealed["right_system"]))))
             shown.setdefault(rater, []).extend((pair.left_id, pair.right_id))
-    assert len(drawn) == len(set(drawn)) == 6  # 2 items x 3 system pairs: each drawn once before any repeats
+    assert len(drawn) == len(set(drawn)) == 6  # 2 murals x 3 system pairs: each drawn once before any repeats
     assert all(len(ids) == len(set(ids)) == 4 for ids in shown.values()) and len(shown) == 3
     sides = [store.issue_pair(f"ben{s}", np.random.default_rng(s)).left_id for s in range(20)]
     assert len(set(sides)) > 1  # left / right is a coin flip
@@ -102,10 +102,10 @@ def _vote_many(path, rater, count):
 
 
 def test_concurrent_writers_lose_nothing(store):
-    for item in range(15):  # enough restorations for 15 votes by each rater, who sees each one once
-        store.add_mural(f"c{item}", f"c{item}", 64, 64, f"/x/c{item}.png", f"/x/c{item}-mask.png")
+    for mural_id in (f"c{n}" for n in range(15)):  # enough for 15 votes by each rater, who sees each restoration once
+        store.add_mural(mural_id, mural_id, 64, 64, f"/x/{mural_id}.png", f"/x/{mural_id}-mask.png")
         for system in ("telea", "biharmonic"):
-            store.add_candidate(f"c{item}", system, f"/x/c{item}-{system}.png", {"restorer": system})
+            store.add_candidate(mural_id, system, f"/x/{mural_id}-{system}.png", {"restorer": system})
     threads = [threading.Thread(target=_vote_many, args=(store.path, f"t{i}", 15)) for i in range(4)]
     processes = [multiprocessing.get_context("spawn").Process(target=_vote_many, args=(store.path, f"p{i}", 15))
                  for i in range(3)]

@@ -32,8 +32,8 @@ def run_a_study(settings: AppSettings, murals: Path, hf_api=None):
     """A study with murals, candidates, one review decision and three votes; returns (context, votes cast)."""
     context = create_context(settings, start_worker=False, hf_api=hf_api)
     import_collection(context.store, settings.files, str(write_collection(murals)), 10, shared_captioner())
-    for item in context.store.murals():
-        fill_candidates(context.store, settings.files, item["id"], SYSTEMS, pipeline_for)
+    for mural in context.store.murals():
+        fill_candidates(context.store, settings.files, mural["id"], SYSTEMS, pipeline_for)
     decide(context, "alice", context.store.murals()[0]["id"], "Flaking in the robe.", "approved")
     rng = np.random.default_rng(0)
     for rater in ("alice", "bob", "alice"):
@@ -78,8 +78,8 @@ def test_restart_from_a_folder_backup_with_the_files_folder_gone(tmp_path):
     fresh = create_context(settings, start_worker=False)
     assert any(note.startswith("restored the database and ") for note in fresh.notes), fresh.notes
     assert len(fresh.store.votes()) == len(votes) + 1
-    assert all(Path(item["image_path"]).is_file() and Path(item["image_path"]).is_relative_to(settings.files)
-               for item in fresh.store.murals())
+    assert all(Path(mural["image_path"]).is_file() and Path(mural["image_path"]).is_relative_to(settings.files)
+               for mural in fresh.store.murals())
     assert fresh.store.latest_approved_text(fresh.store.murals()[0]["id"]) == "Flaking in the robe."
     next_pair(fresh, "carol", np.random.default_rng(3))
     fresh.close()
