@@ -28,7 +28,8 @@ def test_chain_default_runs_the_shipped_defaults_whole_lineage():
     assert parents[8] == "runs/cpu-steering-branch/model"  # as the restraint run started (the shipped record)
     shipped = load_muralxgan(ROOT / "mural_inpaint" / "checkpoints" / "muralxgan-default")[0].config.training
     assert shipped["shipped"]["from"] == str(stages[-1].out / shipping.start_from)
-    assert shipped["init_from"] == parents[-1] and not shipping.changes
+    assert shipped["init_from"] == parents[-1]
+    assert shipping.changes == ["rim_band=3"] and shipped["shipped"]["changes"] == {"rim_band": 3}  # the rim stage
     assert shipped["recipe"] == f"python -m train.train --config train/configs/{names[-1]}.yaml"
     assert shipped["lineage"][0]["recipe"] == f"python -m train.train --config train/configs/{names[-2]}.yaml"
     # no stage fine-tunes the default folder, which holds the shipped checkpoint itself

@@ -111,6 +111,10 @@ class MuralXGANConfig:
     # the restored region moved towards the pigments a description names for the lost paint (PigmentSteering);
     # needs the text encoder's pigment vector (text_encoder.pigment_words)
     pigment_steering: bool = False
+    # hole pixels closer than this many px to intact paint are blended towards the biharmonic surface between that
+    # paint and the deeper fill (restorers/rim.py; 0 = off; 3 chosen on the validation crops).  A checkpoint written
+    # before the field existed loads with 0, so it restores as it always did
+    rim_band: float = 3.0
     training: dict = field(default_factory=dict)
 
     def __post_init__(self):

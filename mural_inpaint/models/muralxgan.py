@@ -34,6 +34,7 @@ Load it with the MuralXGAN package (`python -m mural_inpaint restore IMAGE --mas
 - Working size: {{ working_size }} px crops; classical starting fill: `{{ coarse_fill }}`.
 - Texture stage for sizeable losses: {{ texture }}.
 - Pigment steering: {{ steering }}.
+- Rim of each fill: {{ rim }}.
 
 ## Training
 
@@ -132,6 +133,10 @@ class MuralXGAN(
                           "descriptions naming none restore as without it, and so do words that agree with the "
                           "pixels (the fill mostly that pigment already, or the paint around the loss holding it)"
                           if self.config.pigment_steering else "none")
+        band = self.config.rim_band
+        kwargs.setdefault("rim", "as the network painted it" if band <= 0 else (
+            f"hole pixels closer than {band:g} px to intact paint blended, by depth, towards the smoothest "
+            "(biharmonic) surface between that paint and the network's deeper fill"))
         kwargs.setdefault("training", training_summary(self.config.training))
         return super().generate_model_card(*args, **kwargs)
 
@@ -141,6 +146,8 @@ class MuralXGAN(
         import safetensors.torch
 
         config = kwargs.get("config")
+        if isinstance(config, dict) and "rim_band" not in config:
+            config = {**config, "rim_band": 0.0}  # saved before the rim stage existed: restore as it always did
         model = cls(config)
         weights = Path(model_id) / "model.safetensors"
         if not weights.is_file():

@@ -90,12 +90,17 @@ class MuralXGANRestorer(Restorer):
                 out = self.model(laid_out(image_to_tensor(image)), laid_out(mask_to_tensor(mask)), embedding,
                                  laid_out(image_to_tensor(coarse)), use_colour_net=self.use_colour_net)
         restored = tensor_to_image(out)[:height, :width]
-        if self.model.config.texture.method == "none":
-            return restored
-        from mural_inpaint.restorers.texture import add_texture
+        image, mask = image[:height, :width], mask[:height, :width]
+        config = self.model.config
+        if config.texture.method != "none":
+            from mural_inpaint.restorers.texture import add_texture
 
-        return add_texture(restored, image[:height, :width], mask[:height, :width], self.texture_source,
-                           self.model.config.texture)
+            restored = add_texture(restored, image, mask, self.texture_source, config.texture)
+        if config.rim_band > 0:
+            from mural_inpaint.restorers.rim import smooth_rim
+
+            restored = smooth_rim(restored, image, mask, config.rim_band)
+        return restored
 
     def _run_graph(self, image, mask, embedding, coarse):
         """The ONNX graph (generator + colour net), then the steering branch in PyTorch when the model has one."""
@@ -111,6 +116,7 @@ class MuralXGANRestorer(Restorer):
         return {"restorer": self.name, "checkpoint": self.source, "revision": self.revision,
                 "text_encoder": self.text_encoder_spec.to_dict(), "working_size": self.max_side,
                 "colour_correction": self.use_colour_net, "texture": asdict(self.model.config.texture),
+                "rim_band": self.model.config.rim_band,
                 "engine": self.engine}
 
 
