@@ -42,7 +42,7 @@ from evaluation.benchmark import (
     run_cli,
     write_csv,
 )
-from evaluation.cases import Case
+from mural_inpaint.data.cases import Case
 
 GENERIC_PROMPT = "a damaged Dunhuang mural"
 MODES = {

@@ -4,7 +4,7 @@
         --out /tmp/bench-own [--masks own|large|bank:DIR] [--holdout STEMS.txt [--stems-role validation|benchmark]]
         [--checkpoint PATH_OR_ID] [--caption expert|auto] [--seed 0]
 
-Mask protocols (see :mod:`evaluation.cases`): ``own`` (each crop's own mask), ``large`` (one contiguous loss of
+Mask protocols (see :mod:`mural_inpaint.data.cases`): ``own`` (each crop's own mask), ``large`` (one contiguous loss of
 8-20 % per crop: :func:`mural_inpaint.data.damage.synthesize_damage` with the ``large`` preset, seeded by
 ``(seed, index in the full listing)`` so a crop's mask does not depend on ``--limit`` or ``--holdout``) and
 ``bank:DIR`` (random crops of real traced damage masks, seeded the same way).
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.cases import Case, load_cases
+from mural_inpaint.data.cases import Case, load_cases
 from mural_inpaint.errors import InputError, MuralXGANError
 from mural_inpaint.metrics import HOLE_SSIM_DEFINITION
 from mural_inpaint.pipeline import RestorationPipeline
@@ -89,7 +89,7 @@ def score(restored: np.ndarray, case: Case, caption: str, *, lpips: bool = True,
     """All metrics of one restoration; whole-image ones on the composite, ``hole_*`` on the hole pixels only,
     ``box_lpips`` on the hole's padded bounding box.
 
-    A case without a hole (which :func:`evaluation.cases.make_case` refuses) gets ``None`` hole metrics, not the
+    A case without a hole (which :func:`mural_inpaint.data.cases.make_case` refuses) gets ``None`` hole metrics, not the
     perfect scores an empty hole would give, so it cannot flatter a mean.
     """
     from mural_inpaint.metrics import ciede2000, hole_box_lpips, lpips_distance, psnr, ssim
@@ -336,7 +336,7 @@ def stems_record(holdout: str | None, role: str | None = None) -> dict:
     """
     if holdout is None:
         return {"list": None, "role": role or "all", "note": "every case of the data (no --holdout list)"}
-    from evaluation.cases import read_holdout
+    from mural_inpaint.data.cases import read_holdout
 
     stems = read_holdout(holdout)
     name = Path(holdout).name.lower()

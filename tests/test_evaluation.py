@@ -12,7 +12,7 @@ from PIL import Image
 
 from evaluation import ablation, benchmark
 from evaluation.benchmark import COLUMNS, METRICS, aggregate, bucket_of, comparisons, paired, score
-from evaluation.cases import Case, load_cases
+from mural_inpaint.data.cases import Case, load_cases
 from mural_inpaint.data.damage import synthesize_damage
 from mural_inpaint.errors import InputError
 from mural_inpaint.imaging import HOLE_GREY, save_png

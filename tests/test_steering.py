@@ -108,8 +108,8 @@ def test_counterfactual_samples_name_the_pigment_their_target_holds(tmp_path):
 
 
 def test_steering_measurement_on_a_tiny_model():
-    from evaluation.cases import make_case
     from evaluation.steering import pigment_distances, steering
+    from mural_inpaint.data.cases import make_case
     from mural_inpaint.data.damage import synthesize_damage
     from mural_inpaint.palette import srgb_to_lab
     from mural_inpaint.pipeline import RestorationPipeline

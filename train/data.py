@@ -23,8 +23,8 @@ from train.counterfactual import conservator_sentence, dominant_pigment, other_p
 
 
 def held_out_stems(paths: str | Path | list | None) -> set[str]:
-    """The stems listed in one holdout file or several (see :func:`evaluation.cases.read_holdout`)."""
-    from evaluation.cases import read_holdout
+    """The stems listed in one holdout file or several (see :func:`mural_inpaint.data.cases.read_holdout`)."""
+    from mural_inpaint.data.cases import read_holdout
 
     if not paths:
         return set()

@@ -10,7 +10,8 @@ from mural_inpaint.visuals import make_grid, with_hole_shown
 
 
 def save_sample_grid(path: Path, cases, restored: list[np.ndarray]) -> Path:
-    """``cases``: :class:`evaluation.cases.Case` (``name``, ``reference`` uint8 ``[H, W, 3]``, ``mask`` bool)."""
+    """``cases``: :class:`mural_inpaint.data.cases.Case` (``name``, ``reference`` uint8 ``[H, W, 3]``, ``mask``
+    bool)."""
     rows = [[with_hole_shown(case.reference, case.mask), output, case.reference]
             for case, output in zip(cases, restored)]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Validation during training: the benchmark's cases, captions and scoring loop, on the validation stems.
 
-Cases are built by :func:`evaluation.cases.load_cases` (one :class:`~evaluation.cases.Case` type everywhere), once
-per mask protocol; restorations go through :class:`RestorationPipeline` and are scored by
+Cases are built by :func:`mural_inpaint.data.cases.load_cases` (one :class:`~mural_inpaint.data.cases.Case` type
+everywhere), once per mask protocol; restorations go through :class:`RestorationPipeline` and are scored by
 :func:`evaluation.benchmark.evaluate`, so a validation figure and a benchmark figure mean the same thing.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.benchmark import evaluate, expert_captions
-from evaluation.cases import Case, load_cases
+from mural_inpaint.data.cases import Case, load_cases
 from mural_inpaint.pipeline import RestorationPipeline
 from train.grids import save_sample_grid
 

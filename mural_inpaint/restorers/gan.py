@@ -7,7 +7,9 @@ Default: ``MURALXGAN_CHECKPOINT`` / ``MURALXGAN_CHECKPOINT_REVISION``, else the 
 
 from __future__ import annotations
 
+import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 
@@ -29,6 +31,12 @@ def default_checkpoint() -> tuple[str | None, str | None]:
     if (SHIPPED_CHECKPOINT / "model.safetensors").is_file():
         return str(SHIPPED_CHECKPOINT), None
     return None, None
+
+
+@functools.cache
+def _background() -> ThreadPoolExecutor:
+    """One worker thread for work that overlaps the network (SciPy's factorisation releases the GIL)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="muralxgan-rim")
 
 
 class MuralXGANRestorer(Restorer):
@@ -72,6 +80,12 @@ class MuralXGANRestorer(Restorer):
         torch = self._torch
         height, width = mask.shape
         pad_h, pad_w = (-height) % 4, (-width) % 4  # the U-Net halves twice
+        rim = None
+        if self.model.config.rim_band > 0:
+            from mural_inpaint.restorers.rim import RimStage
+
+            # the rim's factorisation needs the mask only: built beside the classical fill and the network
+            rim = _background().submit(RimStage, mask.copy(), self.model.config.rim_band)
         coarse = self.coarse.restore_crop(image, mask)
         if pad_h or pad_w:
             pads = ((0, pad_h), (0, pad_w), (0, 0))
@@ -96,10 +110,8 @@ class MuralXGANRestorer(Restorer):
             from mural_inpaint.restorers.texture import add_texture
 
             restored = add_texture(restored, image, mask, self.texture_source, config.texture)
-        if config.rim_band > 0:
-            from mural_inpaint.restorers.rim import smooth_rim
-
-            restored = smooth_rim(restored, image, mask, config.rim_band)
+        if rim is not None:
+            restored = rim.result().apply(restored, image)
         return restored
 
     def _run_graph(self, image, mask, embedding, coarse):
@@ -120,7 +132,8 @@ class MuralXGANRestorer(Restorer):
                 "engine": self.engine}
 
 
-@RESTORERS.register("muralxgan", "text-guided GAN generator + colour correction (needs a trained checkpoint)")
+@RESTORERS.register("muralxgan", "text-guided GAN generator + colour correction (the shipped checkpoint, or any "
+                                 "trained one)")
 def muralxgan(checkpoint: str | None = None, revision: str | None = None, text_encoder_spec=None,
               allow_download: bool = True, texture: str | None = None, engine: str | None = None) -> Restorer:
     """``texture``: override the checkpoint's texture stage (``"patch"`` or ``"fsr"`` with the settings chosen for it

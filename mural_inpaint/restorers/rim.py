@@ -51,46 +51,74 @@ def _laplacian(pixels: np.ndarray, columns: np.ndarray, width_of_row: int, shape
                              shape=(len(pixels), width_of_row))
 
 
-def biharmonic_band(filled: np.ndarray, band: np.ndarray, permc_spec: str = "MMD_AT_PLUS_A") -> np.ndarray:
-    """float64 ``[n, C]``: the solution of ``Δ²u = 0`` at the ``n`` pixels of bool ``band`` (row-major order), every
-    other pixel of ``filled`` (``[H, W, C]``) held fixed; one sparse direct solve for all channels.  The operator is
-    symmetric, so a minimum-degree ordering on its pattern suits it."""
-    from scipy.sparse.linalg import spsolve
+class BiharmonicBand:
+    """``Δ²u = 0`` on the pixels of bool ``band`` ``[H, W]`` with every other pixel held fixed, factorised once.
 
-    shape = band.shape
-    near = cv2.dilate(band.astype(np.uint8), _CROSS)  # where the Laplacian is needed
-    support = np.flatnonzero(cv2.dilate(near, _CROSS).ravel())  # and what that Laplacian reads
-    middle, unknown_pixels = np.flatnonzero(near.ravel()), np.flatnonzero(band.ravel())
-    numbering = np.zeros(band.size, np.int64)
-    numbering[support] = np.arange(len(support))
-    outer = _laplacian(middle, numbering, len(support), shape)
-    numbering[middle] = np.arange(len(middle))
-    inner = _laplacian(unknown_pixels, numbering, len(middle), shape)
-    operator = (inner @ outer).tocsc()  # Δ² at the unknown pixels, over the support
-    numbering[support] = np.arange(len(support))
-    unknown = numbering[unknown_pixels]
-    fixed = np.ones(len(support), bool)
-    fixed[unknown] = False
-    values = filled.reshape(band.size, -1)[support[fixed]].astype(np.float64)
-    rhs = -(operator[:, np.flatnonzero(fixed)] @ values)
-    solution = spsolve(operator[:, unknown].tocsc(), rhs, permc_spec=permc_spec)
-    return solution.reshape(len(unknown_pixels), -1)
+    Everything here depends on the band only, not on the pixel values, so it can be built while the network is
+    still painting (:class:`RimStage`); :meth:`solve` then costs two triangular solves.
+    """
+
+    def __init__(self, band: np.ndarray):
+        from scipy.sparse.linalg import splu
+
+        shape = band.shape
+        near = cv2.dilate(band.astype(np.uint8), _CROSS)  # where the Laplacian is needed
+        support = np.flatnonzero(cv2.dilate(near, _CROSS).ravel())  # and what that Laplacian reads
+        middle, self.pixels = np.flatnonzero(near.ravel()), np.flatnonzero(band.ravel())
+        numbering = np.zeros(band.size, np.int64)
+        numbering[support] = np.arange(len(support))
+        outer = _laplacian(middle, numbering, len(support), shape)
+        numbering[middle] = np.arange(len(middle))
+        inner = _laplacian(self.pixels, numbering, len(middle), shape)
+        operator = (inner @ outer).tocsc()  # Δ² at the unknown pixels, over the support
+        numbering[support] = np.arange(len(support))
+        unknown = numbering[self.pixels]
+        fixed = np.ones(len(support), bool)
+        fixed[unknown] = False
+        self.fixed_pixels = support[fixed]
+        self.coupling = operator[:, np.flatnonzero(fixed)].tocsr()
+        self.factors = splu(operator[:, unknown].tocsc())
+
+    def solve(self, filled: np.ndarray) -> np.ndarray:
+        """float64 ``[n, C]``: the solution at the band's ``n`` pixels (row-major order) for the fixed pixels of
+        ``filled`` (``[H, W, C]``)."""
+        values = filled.reshape(-1, filled.shape[-1])[self.fixed_pixels].astype(np.float64)
+        return self.factors.solve(-(self.coupling @ values))
+
+
+def biharmonic_band(filled: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """float64 ``[n, C]``: :class:`BiharmonicBand` built and solved at once."""
+    return BiharmonicBand(band).solve(filled)
+
+
+class RimStage:
+    """The rim stage for one damage mask (bool ``[H, W]``, True = damage): the rim, its blend weights and the
+    factorised band, built from the mask alone (the restorer builds it in a background thread while the network
+    runs: the factorisation is most of the stage's cost and releases the GIL)."""
+
+    def __init__(self, mask: np.ndarray, band: float):
+        self.mask = mask
+        depth = depth_into_damage(mask) if band > 0 and mask.any() else np.zeros(mask.shape, np.float32)
+        self.rim = mask & (depth > 0) & (depth < band)
+        self.weight = (depth[self.rim] / band)[:, None] if self.rim.any() else None
+        self.system = BiharmonicBand(self.rim) if self.rim.any() else None
+
+    def apply(self, restored: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """uint8 ``[H, W, 3]``: ``restored`` (the fill of ``image``'s damage) with its rim blended towards the
+        biharmonic surface between the intact paint and the deeper fill (weight of the fill: depth / band)."""
+        if self.system is None:
+            return restored
+        filled = np.where(self.mask[..., None], restored, image)
+        surface = self.system.solve(filled)
+        out = restored.copy()
+        blended = self.weight * restored[self.rim] + (1.0 - self.weight) * surface
+        out[self.rim] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        return out
 
 
 def smooth_rim(restored: np.ndarray, image: np.ndarray, mask: np.ndarray, band: float) -> np.ndarray:
     """uint8 ``[H, W, 3]``: the fill ``restored`` of ``image``'s damage (bool ``mask``, True = damage) with its rim,
     the hole pixels closer than ``band`` px to intact paint, blended towards the biharmonic surface between the
-    intact paint and the deeper fill (weight of the fill: depth / ``band``).  Pixels outside the mask are
-    ``image``'s; ``band`` <= 0 returns ``restored`` unchanged."""
-    if band <= 0 or not mask.any():
-        return restored
-    depth = depth_into_damage(mask)
-    rim = mask & (depth < band)
-    if not rim.any():
-        return restored
-    filled = np.where(mask[..., None], restored, image)
-    surface = biharmonic_band(filled, rim)
-    weight = (depth[rim] / band)[:, None]
-    out = restored.copy()
-    out[rim] = np.clip(np.rint(weight * restored[rim] + (1.0 - weight) * surface), 0, 255).astype(np.uint8)
-    return out
+    intact paint and the deeper fill (:class:`RimStage`).  Pixels outside the mask are ``image``'s; ``band`` <= 0
+    returns ``restored`` unchanged."""
+    return RimStage(mask, band).apply(restored, image)
