@@ -8,12 +8,10 @@ Known pixels come back byte-identical to the input, for every restorer and image
 
 from __future__ import annotations
 
-import functools
 import json
 import platform
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,19 +19,13 @@ import numpy as np
 import mural_inpaint
 from mural_inpaint.errors import InputError, ModelUnavailableError
 from mural_inpaint.imaging import ImageSource, composite, load_image, load_mask
-from mural_inpaint.restorers.base import RESTORERS, PendingText, Restorer
+from mural_inpaint.restorers.base import RESTORERS, Restorer
 from mural_inpaint.restorers.lines import draw_named_lines, named_lines
 from mural_inpaint.restorers.regions import restore_regions
 from mural_inpaint.text.captioners import CAPTIONERS, Caption, Captioner
 
 #: ``progress(stage, fraction)``: a stage of :meth:`RestorationPipeline.restore` starts (fraction of the work done).
 Progress = Callable[[str, float], None]
-
-@functools.cache
-def _text_worker() -> ThreadPoolExecutor:
-    """Threads that describe and encode while the restorer starts on what needs no text (one per request at once)."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="muralxgan-text")
-
 
 #: The best classical method on MuralDH-style crops (hole PSNR 19.57 dB vs 19.51 Navier-Stokes, 19.46 Telea).
 BEST_CLASSICAL = "biharmonic"
@@ -102,33 +94,6 @@ class RestorationPipeline:
     def describe(self, image: ImageSource, mask: ImageSource) -> Caption:
         return describe(image, mask, self.captioner)
 
-    def _caption_and_embed(self, pixels: np.ndarray, damage: np.ndarray, caption: str | None, embedding: Future
-                           ) -> tuple[str, str | None, list[str], dict[str, float]]:
-        """The caption (written by the captioner when ``caption`` is None) and its embedding, set on ``embedding``
-        as soon as it exists -> (caption, captioner or None when given, notes, timings)."""
-        try:
-            notes, timings, written_by = [], {}, None
-            if caption is None:
-                tick = time.perf_counter()
-                written = self.captioner.caption(pixels, damage)
-                caption, written_by, notes = written.text, written.captioner, list(written.notes)
-                timings["caption_s"] = time.perf_counter() - tick
-            caption = caption or ""
-            vector = None
-            if self.restorer.uses_text and caption.strip():
-                tick = time.perf_counter()
-                try:
-                    vector = self.text_encoder.encode([caption])[0]
-                except ModelUnavailableError as error:
-                    notes.append(f"restored without text guidance: {error}")
-                timings["text_embedding_s"] = time.perf_counter() - tick
-            embedding.set_result(vector)
-            return caption, written_by, notes, timings
-        except BaseException as error:  # the restorer waiting for the embedding hears it too
-            if not embedding.done():
-                embedding.set_exception(error)
-            raise
-
     def restore(self, image: ImageSource, mask: ImageSource, caption: str | None = None,
                 seed: int = 0, caption_source: str = "expert", progress: Progress | None = None) -> RestorationResult:
         """Restore the damaged pixels of ``image`` marked by ``mask`` (1/255 = damage), guided by ``caption``.
@@ -152,22 +117,28 @@ class RestorationPipeline:
         notes: list[str] = []
         captioner_name = caption_source if caption is not None else None
         report = progress or (lambda stage, fraction: None)
-        restored = pixels.copy()
-        if not damage.any():
-            caption = caption or ""
-        else:
-            report("describing the damage" if caption is None else "encoding the text", 0.05)
-            # described and encoded beside the restorer's text-free work (its classical fill, the rim's factorisation)
-            embedding: Future = Future()
-            written = _text_worker().submit(self._caption_and_embed, pixels, damage, caption, embedding)
-            torch.manual_seed(seed)
+        if caption is None and damage.any():
+            report("describing the damage", 0.05)
             tick = time.perf_counter()
-            regions = restore_regions(self.restorer, pixels, damage, PendingText(embedding), on_region=lambda k, n:
-                                      report(f"restoring region {k} of {n}", 0.2 + 0.7 * (k - 1) / n))
-            caption, written_by, text_notes, text_timings = written.result()
-            captioner_name = written_by or captioner_name
-            notes += text_notes
-            timings.update(text_timings)
+            written = self.captioner.caption(pixels, damage)
+            caption, captioner_name, notes = written.text, written.captioner, written.notes
+            timings["caption_s"] = time.perf_counter() - tick
+        caption = caption or ""
+        restored = pixels.copy()
+        if damage.any():
+            torch.manual_seed(seed)
+            embedding = None
+            if self.restorer.uses_text and caption.strip():
+                report("encoding the text", 0.15)
+                tick = time.perf_counter()
+                try:
+                    embedding = self.text_encoder.encode([caption])[0]
+                except ModelUnavailableError as error:
+                    notes.append(f"restored without text guidance: {error}")
+                timings["text_embedding_s"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            regions = restore_regions(self.restorer, pixels, damage, embedding, on_region=lambda k, n: report(
+                f"restoring region {k} of {n}", 0.2 + 0.7 * (k - 1) / n))
             named = named_lines(caption)
             if named is not None:  # only a description saying an outline crossed the loss draws one
                 regions, drawn = draw_named_lines(regions, damage, named)
@@ -176,7 +147,7 @@ class RestorationPipeline:
                              "damage, but no two strokes meeting a loss face each other: none drawn")
             report("compositing", 0.95)
             restored = composite(pixels, regions, damage)
-            timings["restore_s"] = time.perf_counter() - tick  # the description and its encoding overlap it
+            timings["restore_s"] = time.perf_counter() - tick
         timings["total_s"] = time.perf_counter() - start
         provenance = {
             "muralxgan_version": mural_inpaint.__version__,

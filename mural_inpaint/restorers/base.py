@@ -58,23 +58,6 @@ class Restorer(ABC):
         return {"restorer": self.name}
 
 
-class PendingText:
-    """A text embedding still being computed, as the pipeline hands it to :meth:`Restorer.restore_crop`.
-
-    The pipeline describes the damage and encodes the description beside the work that needs no text (a classical
-    starting fill, the rim stage's factorisation); a restorer that uses text takes it with :func:`resolved` where it
-    first needs it.  ``future``: a :class:`concurrent.futures.Future` of a ``[D]`` tensor or None.
-    """
-
-    def __init__(self, future):
-        self.future = future
-
-
-def resolved(text: torch.Tensor | PendingText | None) -> torch.Tensor | None:
-    """The embedding itself, waiting for it if it is still being computed."""
-    return text.future.result() if isinstance(text, PendingText) else text
-
-
 RESTORERS: Registry[Restorer] = Registry(
     "restorer", modules=("mural_inpaint.restorers.classical", "mural_inpaint.restorers.gan")
 )

@@ -17,7 +17,7 @@ import numpy as np
 
 from mural_inpaint.errors import ModelUnavailableError
 from mural_inpaint.imaging import image_to_tensor, mask_to_tensor, tensor_to_image
-from mural_inpaint.restorers.base import RESTORERS, Restorer, resolved
+from mural_inpaint.restorers.base import RESTORERS, Restorer
 
 # package data: travels in the wheel, found from the installed package wherever the command runs
 SHIPPED_CHECKPOINT = Path(str(files("mural_inpaint") / "checkpoints" / "muralxgan-default"))
@@ -92,7 +92,6 @@ class MuralXGANRestorer(Restorer):
             image, coarse = np.pad(image, pads, mode="reflect"), np.pad(coarse, pads, mode="reflect")
             mask = np.pad(mask, pads[:2], mode="constant")
         device = next(self.model.parameters()).device  # a model being trained on a GPU validates there
-        text = resolved(text)  # the pipeline may still be describing: waited for only now, after the classical fill
         embedding = None if text is None else text.reshape(1, -1).float().to(device)
 
         def laid_out(tensor):
