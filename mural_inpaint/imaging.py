@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import secrets
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -264,13 +265,23 @@ def check_mask_size(mask: np.ndarray, image_size: tuple[int, int], label: str = 
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write uint8 RGB ``[H, W, 3]`` or a bool mask ``[H, W]`` (saved as 0/255 L) to a lossless PNG."""
+    """Write uint8 RGB ``[H, W, 3]`` or a bool mask ``[H, W]`` (saved as 0/255 L) to a lossless PNG.
+
+    Written beside ``path`` and renamed into place, so a reader (another rater's request for the same mural's view)
+    sees the old file or the whole new one, never a half-written PNG.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if image.dtype == np.bool_:
-        Image.fromarray(image.astype(np.uint8) * 255, mode="L").save(path, format="PNG")
+        picture = Image.fromarray(image.astype(np.uint8) * 255, mode="L")
     else:
-        Image.fromarray(image).save(path, format="PNG")
+        picture = Image.fromarray(image)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
+    try:
+        picture.save(partial, format="PNG")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -121,3 +121,24 @@ def test_tensor_round_trip_is_lossless(mural, hole):
     assert np.array_equal(tensor_to_image(image_to_tensor(mural)), mural)
     blended = composite(mural, np.zeros_like(mural), hole)
     assert np.array_equal(blended[~hole], mural[~hole]) and (blended[hole] == 0).all()
+
+
+def test_save_png_replaces_a_file_whole_so_a_reader_never_meets_half_of_it(tmp_path, monkeypatch):
+    """Two raters asking for the same mural's damage view at once: one writes it while the other reads it."""
+    from PIL import Image
+
+    path = save_png(np.zeros((8, 8, 3), np.uint8), tmp_path / "view.png")
+    old_bytes = path.read_bytes()
+    seen_while_writing = []
+    real_save = Image.Image.save
+
+    def watched_save(self, target, *args, **kwargs):
+        real_save(self, target, *args, **kwargs)
+        seen_while_writing.append(path.read_bytes())  # what a reader finds at the final path, new bytes written
+
+    monkeypatch.setattr(Image.Image, "save", watched_save)
+    new = np.full((8, 8, 3), 200, np.uint8)
+    save_png(new, path)
+    assert seen_while_writing == [old_bytes]  # the old picture, whole, until the new one is complete and moved in
+    assert np.array_equal(load_image(path), new)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["view.png"]  # no partial file left behind

@@ -112,37 +112,3 @@ def test_gan_path_embeds_the_caption_and_text_changes_the_result(mural, hole):
     assert np.array_equal(first.image[~hole], mural[~hole]) and np.array_equal(second.image[~hole], mural[~hole])
     assert not np.array_equal(first.image[hole], second.image[hole])
 
-
-def test_the_embedding_the_restorer_waits_for_is_the_captions_and_captioner_errors_reach_the_caller(mural, hole):
-    """The description is written and encoded beside the restorer's text-free work; the GAN waits for it only where
-    the network needs it, and gets exactly what a direct encoding gives."""
-    from mural_inpaint.restorers.base import PendingText, resolved
-    from mural_inpaint.text.captioners import Caption
-
-    restorer = tiny_gan(working_size=64)
-    seen = []
-    original = restorer.restore_crop
-
-    def spy(image, mask, text=None):
-        seen.append(text)
-        return original(image, mask, text)
-
-    restorer.restore_crop = spy
-    pipe = RestorationPipeline(restorer, captioner="describer")
-    result = pipe.restore(mural, hole, caption="flaking malachite green robe")
-    assert seen and all(isinstance(text, PendingText) for text in seen)
-    direct = pipe.text_encoder.encode(["flaking malachite green robe"])[0]
-    assert np.array_equal(resolved(seen[0]).numpy(), direct.numpy())
-    restorer.restore_crop = original
-    assert np.array_equal(pipe.restore(mural, hole, caption="flaking malachite green robe").image, result.image)
-
-    class Failing:
-        name = "failing"
-
-        def caption(self, image, mask) -> Caption:
-            raise InputError("the describer could not read this photo")
-
-    for failing in (RestorationPipeline(tiny_gan(working_size=64), captioner=Failing()),
-                    RestorationPipeline("telea", captioner=Failing())):
-        with pytest.raises(InputError, match="could not read this photo"):
-            failing.restore(mural, hole)
