@@ -33,7 +33,7 @@ from mural_inpaint.models import (
 from mural_inpaint.models.colour import ring_statistics
 from mural_inpaint.models.layers import FiLM, SpectralBlock
 from mural_inpaint.restorers.base import RESTORERS
-from mural_inpaint.restorers.rim import depth_into_damage
+from mural_inpaint.restorers.texture import depth_into_damage
 from mural_inpaint.text.encoders import TextEncoderSpec
 from tests.helpers import synthetic_mural
 

@@ -111,4 +111,3 @@ def test_gan_path_embeds_the_caption_and_text_changes_the_result(mural, hole):
     assert "text_embedding_s" in first.provenance["timings"]
     assert np.array_equal(first.image[~hole], mural[~hole]) and np.array_equal(second.image[~hole], mural[~hole])
     assert not np.array_equal(first.image[hole], second.image[hole])
-

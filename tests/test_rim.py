@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mural_inpaint.models.config import MuralXGANConfig
-from mural_inpaint.restorers.rim import biharmonic_band, depth_into_damage, smooth_rim
+from mural_inpaint.restorers.rim import BiharmonicBand, smooth_rim
+from mural_inpaint.restorers.texture import depth_into_damage
 from tests.helpers import synthetic_mural, tiny_gan
 
 
@@ -23,7 +24,7 @@ def test_the_band_solve_recovers_a_biharmonic_surface_exactly():
     band[15:18, 20:36] = True
     scrambled = surface.copy()
     scrambled[band] = np.random.default_rng(0).uniform(0, 255, (int(band.sum()), 3))
-    solved = biharmonic_band(scrambled, band)  # the band's pixels in row-major order
+    solved = BiharmonicBand(band).solve(scrambled)  # the band's pixels in row-major order
     np.testing.assert_allclose(solved, surface[band], atol=1e-6)
 
 

@@ -84,8 +84,9 @@ class MuralXGANRestorer(Restorer):
         if self.model.config.rim_band > 0:
             from mural_inpaint.restorers.rim import RimStage
 
-            # the rim's factorisation needs the mask only: built beside the classical fill and the network
-            rim = _background().submit(RimStage, mask.copy(), self.model.config.rim_band)
+            # the rim's factorisation needs the mask only: built beside the classical fill and the network (the
+            # mask is not changed meanwhile: the result is awaited below, before this returns)
+            rim = _background().submit(RimStage, mask, self.model.config.rim_band)
         coarse = self.coarse.restore_crop(image, mask)
         if pad_h or pad_w:
             pads = ((0, pad_h), (0, pad_w), (0, 0))

@@ -20,14 +20,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mural_inpaint.restorers.texture import depth_into_damage
+
 _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
-
-
-def depth_into_damage(mask: np.ndarray) -> np.ndarray:
-    """float32 ``[H, W]``: distance in px from each damaged pixel of bool ``mask`` to the nearest intact one (0 on
-    intact paint).  The crop's border is not intact paint: a window's edge can cut through a loss."""
-    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
 
 
 def _laplacian(pixels: np.ndarray, columns: np.ndarray, width_of_row: int, shape: tuple[int, int]):
@@ -86,22 +82,20 @@ class BiharmonicBand:
         return self.factors.solve(-(self.coupling @ values))
 
 
-def biharmonic_band(filled: np.ndarray, band: np.ndarray) -> np.ndarray:
-    """float64 ``[n, C]``: :class:`BiharmonicBand` built and solved at once."""
-    return BiharmonicBand(band).solve(filled)
-
-
 class RimStage:
     """The rim stage for one damage mask (bool ``[H, W]``, True = damage): the rim, its blend weights and the
     factorised band, built from the mask alone (the restorer builds it in a background thread while the network
     runs: the factorisation is most of the stage's cost and releases the GIL)."""
 
     def __init__(self, mask: np.ndarray, band: float):
-        self.mask = mask
-        depth = depth_into_damage(mask) if band > 0 and mask.any() else np.zeros(mask.shape, np.float32)
-        self.rim = mask & (depth > 0) & (depth < band)
-        self.weight = (depth[self.rim] / band)[:, None] if self.rim.any() else None
-        self.system = BiharmonicBand(self.rim) if self.rim.any() else None
+        self.mask, self.system = mask, None
+        if band <= 0 or not mask.any():
+            return
+        depth = depth_into_damage(mask)  # >= 1 on every damaged pixel
+        self.rim = mask & (depth < band)
+        if self.rim.any():
+            self.weight = (depth[self.rim] / band)[:, None]
+            self.system = BiharmonicBand(self.rim)
 
     def apply(self, restored: np.ndarray, image: np.ndarray) -> np.ndarray:
         """uint8 ``[H, W, 3]``: ``restored`` (the fill of ``image``'s damage) with its rim blended towards the

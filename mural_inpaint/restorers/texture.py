@@ -15,9 +15,15 @@ from mural_inpaint.models.config import TextureConfig
 from mural_inpaint.restorers.base import Restorer
 
 
+def depth_into_damage(mask: np.ndarray) -> np.ndarray:
+    """float32 ``[H, W]``: distance in px from each damaged pixel of bool ``mask`` to the nearest intact one (0 on
+    intact paint).  The crop's border is not intact paint: a window's edge can cut through a loss."""
+    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+
+
 def depth_weights(mask: np.ndarray, config: TextureConfig) -> np.ndarray:
     """float32 ``[H, W]`` in ``[0, 1]``: 0 within ``depth_from`` px of intact paint, 1 from ``depth_full`` px on."""
-    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    depth = depth_into_damage(mask)
     span = max(config.depth_full - config.depth_from, 1e-6)
     return np.clip((depth - config.depth_from) / span, 0.0, 1.0).astype(np.float32)
 
