@@ -69,6 +69,35 @@ def test_the_restorer_gives_the_same_pixels_on_both_engines_and_steers_after_the
     assert not np.array_equal(on_onnx.restore_crop(image, mask, green), on_onnx.restore_crop(image, mask, None))
 
 
+def test_convolutions_fed_by_a_concatenation_get_whole_channel_blocks_and_compute_the_same(cache, monkeypatch):
+    import onnx
+    from onnx import numpy_helper
+
+    from mural_inpaint.models import engine
+
+    model = tiny_gan().model
+    padded_path = export_graph(model, cache / "padded.onnx")
+    graph = onnx.load(str(padded_path))
+    weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.graph.initializer}
+    convolutions = [node for node in graph.graph.node if node.op_type == "Conv"]
+    assert all(weights[node.input[1]].shape[1] < 8 or weights[node.input[1]].shape[1] % 8 == 0
+               for node in convolutions)
+    padded = [weights[node.input[1]] for node in convolutions if node.input[1].endswith("_channel_padding_weight")]
+    # the generator's last convolution (8 decoder + 7 input channels) and the colour net's first (10)
+    assert sorted(kernel.shape[1] for kernel in padded) == [16, 16]
+    assert all(not kernel[:, -1].any() for kernel in padded)  # the added channels weigh nothing
+    used = {name for node in graph.graph.node for name in node.input}
+    assert all(tensor.name in used for tensor in graph.graph.initializer)  # no replaced weights left behind
+    assert engine.pad_conv_inputs(graph) == 0  # nothing left to pad
+
+    monkeypatch.setattr(engine, "pad_conv_inputs", lambda graph: 0)
+    plain = OnnxRestorerGraph.open(export_graph(model, cache / "plain.onnx"))
+    padded_graph = OnnxRestorerGraph.open(padded_path)
+    image, coarse = np.random.rand(1, 3, 36, 44).astype(np.float32), np.random.rand(1, 3, 36, 44).astype(np.float32)
+    mask, text = (np.random.rand(1, 1, 36, 44) > 0.6).astype(np.float32), np.random.randn(1, 384).astype(np.float32)
+    assert np.abs(padded_graph(image, mask, text, coarse) - plain(image, mask, text, coarse)).max() < 1e-6
+
+
 def test_only_a_graph_of_the_same_weights_is_used(cache, tmp_path):
     model = tiny_gan().model
     folder = tmp_path / "checkpoint"

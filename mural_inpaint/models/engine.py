@@ -14,6 +14,7 @@ cannot) or ``torch``.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -76,12 +77,81 @@ def export_graph(model, path: Path) -> Path:
             torch.onnx.export(_Graph(model), example, str(exported), input_names=list(INPUTS),
                               output_names=["restored"], dynamic_shapes=shapes, dynamo=True, verbose=False)
         graph = onnx.load(str(exported))  # external weights, if any, are read back in
+        pad_conv_inputs(graph)
         entry = graph.metadata_props.add()
         entry.key, entry.value = DIGEST_KEY, weights_digest(model)
         partial = Path(scratch) / "whole.onnx"
         onnx.save(graph, str(partial))
         partial.replace(path)  # never a half-written graph under the real name
     return path
+
+
+#: ONNX Runtime's blocked (NCHWc) convolutions on AVX2 CPUs take input channels in blocks of this many
+CHANNEL_BLOCK = 8
+
+
+def pad_conv_inputs(graph, block: int = CHANNEL_BLOCK) -> int:
+    """Give every convolution fed by a concatenation a multiple of ``block`` input channels; returns how many it
+    changed.  Same function: the added channels are zeros (a slice of the first input times 0) and their weights are
+    zero.
+
+    Why: ONNX Runtime runs a convolution in its blocked layout only when the input channels are a multiple of the
+    CPU's block (or fewer than one block).  The generator's last full-resolution convolution (39 channels: decoder
+    features and the inputs) and the colour net's first (10) fell back to the plain kernel, 2-3 % of a restore.
+    """
+    from onnx import helper, numpy_helper
+
+    weights = {tensor.name: tensor for tensor in graph.graph.initializer}
+    producer = {output: node for node in graph.graph.node for output in node.output}
+    consumers: dict[str, int] = {}
+    for node in graph.graph.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+    added_nodes: dict[str, list] = {}  # concatenation output -> [the nodes making its zeros..., channels added]
+    changed, replaced = 0, set()
+    for node in graph.graph.node:
+        source = producer.get(node.input[0])
+        if node.op_type != "Conv" or node.input[1] not in weights or source is None or source.op_type != "Concat":
+            continue
+        kernel = numpy_helper.to_array(weights[node.input[1]])
+        missing = (-kernel.shape[1]) % block
+        if kernel.shape[1] < block or not missing or consumers[node.input[0]] != 1:
+            continue
+        axis = next(attribute.i for attribute in source.attribute if attribute.name == "axis")
+        if axis != 1 or any(attribute.name == "group" and attribute.i != 1 for attribute in node.attribute):
+            continue
+        stem = f"{node.name}_channel_padding"
+        graph.graph.initializer.extend([
+            numpy_helper.from_array(np.array([0], np.int64), f"{stem}_start"),
+            numpy_helper.from_array(np.array([1], np.int64), f"{stem}_end"),
+            numpy_helper.from_array(np.array([1], np.int64), f"{stem}_axis"),
+            numpy_helper.from_array(np.zeros((), np.float32), f"{stem}_zero"),
+            numpy_helper.from_array(np.concatenate(
+                [kernel, np.zeros((kernel.shape[0], missing, *kernel.shape[2:]), kernel.dtype)], axis=1),
+                f"{stem}_weight")])
+        added_nodes[source.output[0]] = [
+            helper.make_node("Slice", [source.input[0], f"{stem}_start", f"{stem}_end", f"{stem}_axis"],
+                             [f"{stem}_one"], name=f"{stem}_slice"),
+            helper.make_node("Mul", [f"{stem}_one", f"{stem}_zero"], [f"{stem}_zeros"], name=f"{stem}_mul"),
+            missing]
+        source.input.extend([f"{stem}_zeros"] * missing)
+        replaced.add(node.input[1])
+        node.input[1] = f"{stem}_weight"
+        changed += 1
+    still_used = {name for node in graph.graph.node for name in node.input}
+    unused = [tensor for tensor in graph.graph.initializer if tensor.name in replaced - still_used]
+    for tensor in unused:  # ONNX Runtime warns on every load about an initializer nothing reads
+        graph.graph.initializer.remove(tensor)
+    ordered = []
+    for node in graph.graph.node:  # each pair just before its concatenation: the graph stays topologically sorted
+        ordered += added_nodes.get(node.output[0], [None])[:-1]
+        ordered.append(copy.deepcopy(node))  # copies: the originals go with the cleared field
+    del graph.graph.node[:]
+    graph.graph.node.extend(ordered)
+    for value in graph.graph.value_info:  # the concatenations' recorded channel counts are stale now
+        if value.name in added_nodes:
+            value.type.tensor_type.shape.dim[1].dim_value += added_nodes[value.name][-1]
+    return changed
 
 
 def cache_dir() -> Path:

@@ -137,11 +137,12 @@ def _axis_weights(starts: list[int], tile: int, length: int) -> list[np.ndarray]
     return weights
 
 
-Window = tuple[tuple[slice, slice], np.ndarray]  # (rows, columns), float32 weights [h, w]
+Window = tuple[tuple[slice, slice], np.ndarray, np.ndarray]  # (rows, columns), float32 row and column weights
 
 
 def _windows(mask: np.ndarray, tile: int) -> list[Window]:
-    """The ``tile`` x ``tile`` windows (overlapping by a quarter) that own damage, with their weights.
+    """The ``tile`` x ``tile`` windows (overlapping by a quarter) that own damage, with their weights (a window's
+    weight is the outer product of its row and column weights).
 
     A window owns the pixels where its weight is at least a half on both axes (the owned cells tile the crop); one
     without damage of its own is skipped.  The owner of a damaged pixel is always kept, so the weights of the windows
@@ -159,7 +160,7 @@ def _windows(mask: np.ndarray, tile: int) -> list[Window]:
             columns = left + np.flatnonzero(column_weight >= 0.5)
             if mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1].any():
                 window = slice(top, top + len(row_weight)), slice(left, left + len(column_weight))
-                windows.append((window, np.outer(row_weight, column_weight)))
+                windows.append((window, row_weight, column_weight))
     return windows
 
 
@@ -169,7 +170,7 @@ def _cheapest_windows(mask: np.ndarray, tiles: tuple[int, ...]) -> list[Window]:
     Dense damage is cheaper in large windows (less overlap); sparse damage in small ones (empty windows are skipped).
     """
     plans = [_windows(mask, tile) for tile in sorted(set(tiles), reverse=True)]
-    cost = [sum(weight.size for _, weight in plan) for plan in plans]
+    cost = [sum(len(rows) * len(columns) for _, rows, columns in plan) for plan in plans]
     return plans[int(np.argmin(cost))]
 
 
@@ -181,10 +182,15 @@ def _restore_tiled(restorer: Restorer, image: np.ndarray, mask: np.ndarray, text
     earlier windows filled, as known paint; each damaged pixel ends as the weighted mean of the windows that have
     weight there.
     """
+    windows = _cheapest_windows(mask, tiles)
+    if len(windows) == 1 and windows[0][0] == (slice(0, mask.shape[0]), slice(0, mask.shape[1])):
+        # one window over the whole crop (weight 1 everywhere): its fill is the result, as the loop below would give
+        return composite(image, restorer.restore_crop(image, mask, text), mask)
     work = image.copy()
     total = np.zeros(image.shape, np.float32)
     weights = np.zeros(mask.shape, np.float32)  # 0: not filled yet
-    for window, weight in _cheapest_windows(mask, tiles):
+    for window, row_weight, column_weight in windows:
+        weight = np.outer(row_weight, column_weight)
         hole = mask[window] & ((weight > 0) | (weights[window] == 0))
         filled = restorer.restore_crop(work[window], hole, text)
         mine = hole & (weight > 0)
