@@ -1,13 +1,14 @@
 """Speed benchmark: every restorer on the same inputs, through the pipeline, with ratios against Telea.
 
     python -m evaluation.speed [--out DIR] [--repeats 5] [--sizes 256,512,1024] [--damage 5,15,30]
-        [--groups crops,mural,canvas,real] [--restorers telea,...,muralxgan] [--no-app]
+        [--groups crops,mural,canvas,real,sparse] [--restorers telea,...,muralxgan] [--no-app]
 
 Inputs: crops of the high-resolution photos (``hires`` in train/configs/data.yaml's ``locations``, or synthetic
 murals when the data is absent) with synthetic damage at each target fraction; the high-resolution murals with a
 real-damage mask (``damage``, about 10 %); the same damage on canvases with 2x, 4x and 9x the pixels (cost should
 follow the damage, not the canvas); and the mural upscaled 3x (~4k px); every high-resolution photo with a real
-traced damage mask, also timed as a whole ``muralxgan restore`` process.
+traced damage mask, and photos with the sparsest real masks (scattered damage), also timed as a whole ``muralxgan
+restore`` process.
 Reports median and p95 latency after one warm-up run, the app's start-up (median and p95 of as many fresh starts),
 file decode / encode separately, peak memory (process max RSS), and the GAN's parameters and multiply-accumulates per
 pixel.  No timed assertions: numbers to read.
@@ -122,6 +123,27 @@ def real_murals() -> list[SpeedCase]:
         height, width = image.shape[:2]
         mask = cv2.resize(load_mask(mask_file).astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
         cases.append(SpeedCase(f"{photo.stem} {width}x{height}", "real", image, mask))
+    return cases
+
+
+#: real traced masks this sparse (per cent damaged, at the mask's own size) are the "scattered damage" cases
+SPARSE_PERCENT = (0.3, 1.5)
+
+
+def sparse_murals() -> list[SpeedCase]:
+    """The high-resolution photos with the sparsest real traced masks (MaskCLP masks 0.3-1.5 % damaged, in name
+    order, the n-th on the n-th photo, stretched to its size): scattered damage, where the cost should follow the
+    damaged pixels.  Empty without the shared data."""
+    from mural_inpaint.imaging import load_image, load_mask
+
+    masks = [load_mask(path) for path in sorted((DAMAGE_MASKS / "maskclp").glob("*.png"))]
+    masks = [mask for mask in masks if SPARSE_PERCENT[0] <= 100 * mask.mean() <= SPARSE_PERCENT[1]]
+    cases = []
+    for photo, mask in zip(sorted(HIRES_MURALS.glob("*.png")), masks):
+        image = load_image(photo)
+        height, width = image.shape[:2]
+        mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        cases.append(SpeedCase(f"{photo.stem} scattered {width}x{height}", "sparse", image, mask))
     return cases
 
 
@@ -263,12 +285,12 @@ def run(restorers: list[str], cases: list[SpeedCase], repeats: int) -> dict:
         if name == "muralxgan":
             entry["cost"] = gan_cost(pipeline.restorer.model)
         results["restorers"][name] = entry
-    if "muralxgan" in restorers and any(case.group == "real" for case in cases):
+    if "muralxgan" in restorers and any(case.group in ("real", "sparse") for case in cases):
         import tempfile
 
         folder = Path(tempfile.mkdtemp(prefix="muralxgan-speed-"))
         for case in cases:
-            if case.group == "real":
+            if case.group in ("real", "sparse"):
                 results["restorers"]["muralxgan"]["timings"][case.name] |= cli_seconds(case, repeats, folder)
     if "telea" in results["restorers"]:
         telea = results["restorers"]["telea"]["timings"]
@@ -299,23 +321,12 @@ def markdown(results: dict) -> str:
             timings = results["restorers"][name]["timings"]
             base = max(timings[mural]["median_s"], 1e-9)
             lines.append(f"| {name} | " + " | ".join(f"{timings[c]['median_s'] / base:.2f}x" for c in canvases) + " |")
-    real = [name for name, info in results["cases"].items() if info["group"] == "real"]
-    if real and "muralxgan" in results["restorers"]:
-        timings = results["restorers"]["muralxgan"]["timings"]
-        lines.append("\nmuralxgan on photos with real traced damage: in the process after start-up (describe, "
-                     "embed, restore, composite), and the whole `muralxgan restore` process (start-up, loading, "
-                     "decoding, encoding the PNG included):\n")
-        lines.append("| photo | damaged | after start-up median / p95 (s) | whole process median / p95 (s) |")
-        lines.append("|---|---|---|---|")
-        for name in real:
-            timing = timings[name]
-            whole = (f"{timing['cli_median_s']:.2f} / {timing['cli_p95_s']:.2f}" if "cli_median_s" in timing
-                     else "-")
-            lines.append(f"| {name} | {results['cases'][name]['damaged_percent']:.1f}% | {timing['median_s']:.2f} / "
-                         f"{timing['p95_s']:.2f} | {whole} |")
-        lines.append(f"| median of the photos | | {statistics.median(timings[n]['median_s'] for n in real):.2f} | "
-                     + (f"{statistics.median(timings[n]['cli_median_s'] for n in real):.2f} |"
-                        if all("cli_median_s" in timings[n] for n in real) else "- |"))
+    titles = {"real": "photos with real traced damage", "sparse": "photos with scattered damage (the sparsest real "
+              f"traced masks, {SPARSE_PERCENT[0]:g}-{SPARSE_PERCENT[1]:g} % at their own size)"}
+    for group, title in titles.items():
+        photos = [name for name, info in results["cases"].items() if info["group"] == group]
+        if photos and "muralxgan" in results["restorers"]:
+            lines += _photo_table(results, photos, title)
     if "app_startup" in results:
         startup = results["app_startup"]
         spread = (f" (median of {len(startup['runs'])} starts; p95 {startup['page_p95_s']:.1f} s and "
@@ -331,6 +342,23 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _photo_table(results: dict, photos: list[str], title: str) -> list[str]:
+    timings = results["restorers"]["muralxgan"]["timings"]
+    lines = [f"\nmuralxgan on {title}: in the process after start-up (describe, embed, restore, composite), and the "
+             "whole `muralxgan restore` process (start-up, loading, decoding, encoding the PNG included):\n",
+             "| photo | damaged | after start-up median / p95 (s) | whole process median / p95 (s) |",
+             "|---|---|---|---|"]
+    for name in photos:
+        timing = timings[name]
+        whole = f"{timing['cli_median_s']:.2f} / {timing['cli_p95_s']:.2f}" if "cli_median_s" in timing else "-"
+        lines.append(f"| {name} | {results['cases'][name]['damaged_percent']:.1f}% | {timing['median_s']:.2f} / "
+                     f"{timing['p95_s']:.2f} | {whole} |")
+    lines.append(f"| median of the photos | | {statistics.median(timings[n]['median_s'] for n in photos):.2f} | "
+                 + (f"{statistics.median(timings[n]['cli_median_s'] for n in photos):.2f} |"
+                    if all("cli_median_s" in timings[n] for n in photos) else "- |"))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/speed"))
@@ -340,15 +368,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-app", action="store_true", help="skip the app start-to-first-restore measurement")
-    parser.add_argument("--groups", default="crops,mural,canvas,real",
+    parser.add_argument("--groups", default="crops,mural,canvas,real,sparse",
                         help="which cases: crops (synthetic damage), mural + canvas (one photo, real mask, larger "
                              "canvases), real (every high-resolution photo with a real traced mask, also timed "
-                             "through the CLI as a whole process)")
+                             "through the CLI as a whole process), sparse (photos with the sparsest real masks, "
+                             "also through the CLI)")
     args = parser.parse_args(argv)
     groups = set(args.groups.split(","))
     cases = build_cases([int(s) for s in args.sizes.split(",")], [float(d) for d in args.damage.split(",")],
-                        args.seed) if groups - {"real"} else []
+                        args.seed) if groups - {"real", "sparse"} else []
     cases = [case for case in cases if case.group in groups] + (real_murals() if "real" in groups else [])
+    cases += sparse_murals() if "sparse" in groups else []
     results = run(args.restorers.split(","), cases, args.repeats)
     if not args.no_app:
         case = next((c for c in cases if c.name == "512px 15%"), cases[0])

@@ -9,7 +9,7 @@ import yaml
 from mural_inpaint.models import load_muralxgan
 from tests.helpers import ROOT, tiny_run_config
 from train.chain import main as chain_main
-from train.chain import read_chain_file
+from train.chain import read_chain_file, ship_command
 from train.config import TrainConfig
 from train.ship import benchmark_figures, lineage
 
@@ -30,6 +30,9 @@ def test_chain_default_runs_the_shipped_defaults_whole_lineage():
     assert shipped["shipped"]["from"] == str(stages[-1].out / shipping.start_from)
     assert shipped["init_from"] == parents[-1]
     assert shipping.changes == ["rim_band=3"] and shipped["shipped"]["changes"] == {"rim_band": 3}  # the rim stage
+    assert shipping.int8 == shipped["shipped"]["int8"] and shipping.int8["exclude"] == [  # no benchmark crop
+        "train/validation-muraldh.txt", "train/holdout-muraldh.txt"]
+    assert "--int8 ../shared/data/muraldh-sample --int8-masks own,large,bank:" in ship_command(stages, ROOT, shipping)
     assert shipped["recipe"] == f"python -m train.train --config train/configs/{names[-1]}.yaml"
     assert shipped["lineage"][0]["recipe"] == f"python -m train.train --config train/configs/{names[-2]}.yaml"
     # no stage fine-tunes the default folder, which holds the shipped checkpoint itself
@@ -64,7 +67,8 @@ def test_chain_starts_a_stage_from_the_previous_model_and_ships_its_model_with_t
 
     for bad, message in (({"stages": [{"config": first.name, "from": "model"}]}, "no previous stage"),
                          ({"stages": [first.name, {"config": "second.yaml", "from": "last"}]}, "names no output"),
-                         ({"stages": [first.name], "ship": {"form": "model"}}, "unknown ship settings")):
+                         ({"stages": [first.name], "ship": {"form": "model"}}, "unknown ship settings"),
+                         ({"stages": [first.name], "ship": {"int8": {"masks": ["own"]}}}, "int8:. takes data")):
         chain.write_text(yaml.safe_dump(bad))
         with pytest.raises(ValueError, match=message):
             read_chain_file(chain)

@@ -138,5 +138,62 @@ def test_the_shipped_checkpoint_carries_the_graph_of_its_weights(cache):
     from mural_inpaint.restorers import RESTORERS
 
     restorer = RESTORERS.create("muralxgan", engine="auto")
-    assert restorer.engine == f"onnxruntime ({GRAPH_FILE})"  # no export on a user's machine
+    # no export on a user's machine; the quarter-resolution trunk in int8 (train.quantize), said in the provenance
+    assert restorer.engine == f"onnxruntime ({GRAPH_FILE}, int8 quarter-resolution trunk (9 convolutions))"
     assert not cache.exists()
+
+
+def test_the_quarter_resolution_trunk_runs_in_int8_and_the_rest_in_float32(cache, tmp_path, monkeypatch):
+    import onnx
+
+    from mural_inpaint.models.engine import INT8_MODULES, quantize_trunk
+    from tests.helpers import write_pairs
+    from train.quantize import quantize_checkpoint
+
+    model = tiny_gan().model
+    folder = tmp_path / "checkpoint"
+    model.save_pretrained(folder)
+    export_graph(model, folder / GRAPH_FILE)
+    plain = OnnxRestorerGraph.open(folder / GRAPH_FILE)
+    data = write_pairs(tmp_path / "data", ["a", "b", "c", "d"])
+    (tmp_path / "kept-out.txt").write_text("b\n")
+    quantize_checkpoint(folder, data, masks=("own", "large"), exclude=(tmp_path / "kept-out.txt",), crops=2)
+    graph = onnx.load(str(folder / GRAPH_FILE))
+    dequantized = {node.output[0]: node.input[0] for node in graph.graph.node if node.op_type == "DequantizeLinear"}
+    int8_weights = sorted(dequantized[node.input[1]].removesuffix("_quantized") for node in graph.graph.node
+                          if node.op_type == "Conv" and node.input[1] in dequantized)
+    convolutions = [node for node in graph.graph.node if node.op_type == "Conv"]
+    assert int8_weights and all(name.startswith(INT8_MODULES) for name in int8_weights)
+    assert len(int8_weights) == sum(1 for node in convolutions if node.input[1] in dequantized) < len(convolutions)
+    quantized, note = choose_engine(model, folder, "auto")
+    assert quantized.digest == weights_digest(model)  # still the graph of these weights: used, not re-exported
+    assert note == f"onnxruntime ({GRAPH_FILE}, int8 quarter-resolution trunk ({len(int8_weights)} convolutions))"
+    assert not cache.exists()
+
+    image, coarse = np.random.rand(1, 3, 48, 48).astype(np.float32), np.random.rand(1, 3, 48, 48).astype(np.float32)
+    mask, text = (np.random.rand(1, 1, 48, 48) > 0.7).astype(np.float32), np.random.randn(1, 384).astype(np.float32)
+    difference = np.abs(quantized(image, mask, text, coarse) - plain(image, mask, text, coarse))
+    assert 0 < difference.max() < 0.1  # int8 moves values, a little
+
+    with pytest.raises(ValueError, match="quantised already"):
+        quantize_checkpoint(folder, data, masks=("own",), crops=1)
+    monkeypatch.setattr("mural_inpaint.models.engine.INT8_MODULES", ("model.nothing.",))
+    with pytest.raises(ValueError, match=r"no convolutions of model\.nothing\. to quantise"):
+        quantize_trunk(export_graph(model, tmp_path / "again.onnx"), tmp_path / "int8.onnx", [])
+
+
+def test_calibration_feeds_leave_out_the_excluded_crops(tmp_path):
+    from tests.helpers import write_pairs
+    from train.quantize import calibration_feeds
+
+    model = tiny_gan(working_size=48).model  # one window per crop
+    model.save_pretrained(tmp_path / "checkpoint")
+    export_graph(model, tmp_path / "checkpoint" / GRAPH_FILE)
+    data = write_pairs(tmp_path / "data", ["a", "b", "c"])
+    (tmp_path / "kept-out.txt").write_text("a\nc\n")
+    feeds = calibration_feeds(tmp_path / "checkpoint", data, masks=("own", "large"),
+                              exclude=(tmp_path / "kept-out.txt",))
+    assert len(feeds) == 2  # crop b with each mask protocol
+    assert {key: value.shape for key, value in feeds[0].items()} == {
+        "image": (1, 3, 48, 48), "mask": (1, 1, 48, 48), "text": (1, 384), "coarse": (1, 3, 48, 48)}
+    assert feeds[0]["mask"].sum() == 200  # b's own mask: 10 rows x 20 columns

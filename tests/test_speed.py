@@ -103,3 +103,16 @@ def test_photos_with_real_damage_are_timed_in_the_process_and_as_a_whole_cli_run
     table = markdown(results)
     assert "whole process median / p95 (s)" in table and "| cave 80x64 | 3.9% |" in table
     assert "| median of the photos |" in table
+
+
+def test_scattered_damage_gets_its_own_photo_table():
+    cases = {"cave 80x64": {"group": "real", "damaged_percent": 10.0},
+             "cave scattered 80x64": {"group": "sparse", "damaged_percent": 0.5}}
+    timings = {"cave 80x64": {"median_s": 2.0, "p95_s": 2.1, "cli_median_s": 6.0, "cli_p95_s": 6.2},
+               "cave scattered 80x64": {"median_s": 1.0, "p95_s": 1.1}}
+    table = markdown({"cases": cases, "restorers": {"muralxgan": {"timings": timings}}})
+    real, scattered = table.split("muralxgan on photos with")[1:]
+    assert "| cave 80x64 | 10.0% | 2.00 / 2.10 | 6.00 / 6.20 |" in real and "scattered" not in real.split("|")[0]
+    assert scattered.startswith(" scattered damage (the sparsest real traced masks, 0.3-1.5 % at their own size)")
+    assert "| cave scattered 80x64 | 0.5% | 1.00 / 1.10 | - |" in scattered
+    assert "| median of the photos | | 1.00 | - |" in scattered

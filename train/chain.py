@@ -76,7 +76,7 @@ class Stage:
 
 OUTPUTS = ("best", "model")  # a run's exported checkpoints: the best validated one, the last saved one
 STAGE_KEYS = ("config", "set", "stop_at", "from")
-SHIP_KEYS = ("from", "set", "note")
+SHIP_KEYS = ("from", "set", "note", "int8")
 
 
 @dataclass
@@ -86,6 +86,7 @@ class Shipping:
     start_from: str = "best"
     changes: list[str] = field(default_factory=list)  # KEY=VALUE, as ``python -m train.ship --set``
     note: str | None = None
+    int8: dict | None = None  # {data, masks, exclude}, as ``python -m train.ship --int8``
 
 
 def read_chain(path: str | Path, overrides: list[str] | None = None) -> list[Stage]:
@@ -120,7 +121,17 @@ def read_chain_file(path: str | Path, overrides: list[str] | None = None) -> tup
         stages.append(stage)
     ship = dict(spec.get("ship") or {})
     _check_keys(path, ship, SHIP_KEYS, "ship")
-    return stages, Shipping(_output(path, ship.get("from", "best")), list(ship.get("set", [])), ship.get("note"))
+    int8 = ship.get("int8")
+    if isinstance(int8, dict):  # data folders as ${NAME} of data.yaml's locations, as in the presets
+        from train.config import _with_locations
+
+        data_yaml = Path(__file__).resolve().parent / "configs" / "data.yaml"
+        int8 = _with_locations(int8, yaml.safe_load(data_yaml.read_text()).get("locations") or {})
+    if int8 is not None and not (isinstance(int8, dict) and int8.get("data")
+                                 and set(int8) <= {"data", "masks", "exclude"}):
+        raise ValueError(f"{path}: `int8:` takes data (crops to calibrate on) and optionally masks and exclude")
+    return stages, Shipping(_output(path, ship.get("from", "best")), list(ship.get("set", [])), ship.get("note"),
+                            int8)
 
 
 def _check_keys(path: Path, entry: dict, allowed: tuple[str, ...], what: str) -> None:
@@ -141,8 +152,15 @@ def ship_source(stages: list[Stage], shipping: Shipping | None = None) -> Path:
 
 def ship_command(stages: list[Stage], destination: Path, shipping: Shipping | None = None) -> str:
     shipping = shipping or Shipping()
+    int8 = shipping.int8 or {}
+    int8_args = []
+    if int8:
+        int8_args = ["--int8", str(int8["data"]), *(["--int8-masks", ",".join(int8["masks"])] if int8.get("masks")
+                                                    else [])]
+        int8_args += [arg for stems in int8.get("exclude") or [] for arg in ("--int8-exclude", str(stems))]
     return shlex.join(["python", "-m", "train.ship", str(ship_source(stages, shipping)), "--to", str(destination),
-                       *_set_args(shipping.changes), *(["--note", shipping.note] if shipping.note else [])])
+                       *_set_args(shipping.changes), *(["--note", shipping.note] if shipping.note else []),
+                       *int8_args])
 
 
 def run_chain(chain: str | Path, destination: str | Path | None = None, overrides: list[str] | None = None,
@@ -174,7 +192,8 @@ def run_chain(chain: str | Path, destination: str | Path | None = None, override
         return None
     note = f"trained by {shlex.join(['python', '-m', 'train.chain', str(chain), *_set_args(overrides)])}"
     note = f"{shipping.note}; {note}" if shipping.note else note
-    return ship(ship_source(stages, shipping), destination, parse_changes(shipping.changes), note=note)
+    return ship(ship_source(stages, shipping), destination, parse_changes(shipping.changes), note=note,
+                int8=shipping.int8)
 
 
 def _set_args(overrides: list[str] | None) -> list[str]:

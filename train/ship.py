@@ -65,9 +65,12 @@ def benchmark_figures(summary_path: str | Path, label: str) -> dict:
 
 
 def ship(source: str | Path, destination: str | Path, changes: dict, note: str | None = None,
-         benchmarks: list[str] | None = None, label: str | None = None) -> Path:
+         benchmarks: list[str] | None = None, label: str | None = None, int8: dict | None = None) -> Path:
     """Copy checkpoint ``source`` to ``destination`` with ``changes`` to its config and a generated record, and
-    its ONNX graph (``model.onnx``, :mod:`mural_inpaint.models.engine`)."""
+    its ONNX graph (``model.onnx``, :mod:`mural_inpaint.models.engine`).
+
+    ``int8``: the graph's quarter-resolution trunk in int8, calibrated as :func:`train.quantize.quantize_checkpoint`
+    with these arguments (``data``, and optionally ``masks`` and ``exclude``)."""
     from train.train import extended_model
 
     model, _ = load_muralxgan(source, allow_download=False)
@@ -79,7 +82,8 @@ def ship(source: str | Path, destination: str | Path, changes: dict, note: str |
         **record,
         "lineage": record.get("lineage") or lineage(record.get("init_from")),  # the run's own (train.train.export)
         "shipped": {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "from": str(source),
-                    **({"changes": changes} if changes else {}), **({"note": note} if note else {})},
+                    **({"changes": changes} if changes else {}), **({"note": note} if note else {}),
+                    **({"int8": int8} if int8 else {})},
         **({"benchmark": [benchmark_figures(path, label) for path in benchmarks]} if benchmarks else {}),
     }
     destination = Path(destination)
@@ -92,6 +96,11 @@ def ship(source: str | Path, destination: str | Path, changes: dict, note: str |
     from mural_inpaint.models.engine import GRAPH_FILE, export_graph
 
     export_graph(model, destination / GRAPH_FILE)  # the CPU engine's graph: no export on the users' machines
+    if int8:
+        from train.quantize import quantize_checkpoint
+
+        quantize_checkpoint(destination, int8["data"], tuple(int8.get("masks") or ("own", "large")),
+                            tuple(int8.get("exclude") or ()))
     return destination
 
 
@@ -117,8 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default=None, help="why the changes were made, and on which crops")
     parser.add_argument("--benchmark", action="append", default=[], help="benchmark summary.json to quote")
     parser.add_argument("--label", default=None, help="the checkpoint's restorer label in those summaries")
+    parser.add_argument("--int8", default=None, metavar="DATA",
+                        help="run the graph's quarter-resolution trunk in int8, calibrated on these crops")
+    parser.add_argument("--int8-masks", default="own,large", help="mask protocols to calibrate with")
+    parser.add_argument("--int8-exclude", action="append", default=[], help="a stems list kept out of calibration")
     args = parser.parse_args(argv)
-    print(ship(args.source, args.to, parse_changes(args.set), args.note, args.benchmark, args.label))
+    int8 = ({"data": args.int8, "masks": args.int8_masks.split(","), "exclude": args.int8_exclude}
+            if args.int8 else None)
+    print(ship(args.source, args.to, parse_changes(args.set), args.note, args.benchmark, args.label, int8))
     return 0
 
 
